@@ -1,0 +1,1 @@
+"""The admin REST API: ThingsBoard's paths and JSON shapes over Starlette."""

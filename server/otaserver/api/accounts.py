@@ -1,0 +1,185 @@
+"""Login, tokens and users."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from ..domain.errors import BadRequest
+from ..services.auth import TokenPair
+from .body import json_body, page_request, parse_uuid
+from .forms import user_form
+from .routing import PAGING, Operation, Param, principal, services
+from .views import page_json, user_json
+
+
+def _pair(pair: TokenPair) -> JSONResponse:
+    return JSONResponse({"token": pair.token, "refreshToken": pair.refresh_token})
+
+
+async def login(request: Request) -> Response:
+    body = await json_body(request)
+    username = body.required_text("username", "username should be specified!")
+    password = body.text("password") or ""
+    return _pair(await services(request).auth.login(username, password))
+
+
+async def refresh(request: Request) -> Response:
+    body = await json_body(request)
+    token = body.required_text("refreshToken", "refreshToken should be specified!")
+    return _pair(await services(request).auth.refresh(token))
+
+
+async def logout(request: Request) -> Response:
+    principal(request)
+    return Response(status_code=200)
+
+
+async def current_user(request: Request) -> Response:
+    return JSONResponse(user_json(await services(request).users.current(principal(request))))
+
+
+async def change_password(request: Request) -> Response:
+    body = await json_body(request)
+    pair = await services(request).users.change_password(
+        principal(request),
+        body.text("currentPassword") or "",
+        body.required_text("newPassword", "newPassword should be specified!"),
+    )
+    return _pair(pair)
+
+
+async def activate(request: Request) -> Response:
+    body = await json_body(request)
+    token = body.required_text("activateToken", "activateToken should be specified!")
+    password = body.required_text("password", "password should be specified!")
+    return _pair(await services(request).users.activate(token, password))
+
+
+async def save_user(request: Request) -> Response:
+    if request.query_params.get("sendActivationMail", "false").lower() == "true":
+        raise BadRequest(
+            "otakit sends no mail: use sendActivationMail=false and the activation link"
+        )
+    user = await services(request).users.save(
+        principal(request), user_form(await json_body(request))
+    )
+    return JSONResponse(user_json(user))
+
+
+async def get_user(request: Request) -> Response:
+    user_id = parse_uuid(request.path_params["userId"])
+    return JSONResponse(user_json(await services(request).users.get(principal(request), user_id)))
+
+
+async def delete_user(request: Request) -> Response:
+    user_id = parse_uuid(request.path_params["userId"])
+    await services(request).users.delete(principal(request), user_id)
+    return Response(status_code=200)
+
+
+async def activation_link(request: Request) -> Response:
+    user_id = parse_uuid(request.path_params["userId"])
+    base = str(request.base_url).rstrip("/")
+    link = await services(request).users.activation_link(principal(request), user_id, base)
+    return PlainTextResponse(link)
+
+
+async def tenant_admins(request: Request) -> Response:
+    tenant_id = parse_uuid(request.path_params["tenantId"])
+    page = await services(request).users.page(
+        principal(request), page_request(request), tenant_id=tenant_id
+    )
+    return JSONResponse(page_json(page, user_json))
+
+
+async def customer_users(request: Request) -> Response:
+    customer_id = parse_uuid(request.path_params["customerId"])
+    page = await services(request).users.page(
+        principal(request), page_request(request), customer_id=customer_id
+    )
+    return JSONResponse(page_json(page, user_json))
+
+
+TAG = "Users and login"
+OPERATIONS = [
+    Operation(
+        "POST",
+        "/api/auth/login",
+        login,
+        "Log in; returns a token pair",
+        TAG,
+        body="LoginRequest",
+        response="JwtPair",
+        public=True,
+    ),
+    Operation(
+        "POST",
+        "/api/auth/token",
+        refresh,
+        "Exchange a refresh token for a new pair",
+        TAG,
+        body="RefreshRequest",
+        response="JwtPair",
+        public=True,
+    ),
+    Operation("POST", "/api/auth/logout", logout, "Log out (tokens simply expire)", TAG),
+    Operation("GET", "/api/auth/user", current_user, "The logged-in user", TAG, response="User"),
+    Operation(
+        "POST",
+        "/api/auth/changePassword",
+        change_password,
+        "Change one's password",
+        TAG,
+        body="ChangePasswordRequest",
+        response="JwtPair",
+    ),
+    Operation(
+        "POST",
+        "/api/noauth/activate",
+        activate,
+        "Set the password of a new user from its activation token",
+        TAG,
+        body="ActivateRequest",
+        response="JwtPair",
+        public=True,
+    ),
+    Operation(
+        "POST",
+        "/api/user",
+        save_user,
+        "Create or update a user",
+        TAG,
+        query=[Param("sendActivationMail", "Must be false: otakit sends no mail")],
+        body="User",
+        response="User",
+    ),
+    Operation("GET", "/api/user/{userId}", get_user, "A user", TAG, response="User"),
+    Operation("DELETE", "/api/user/{userId}", delete_user, "Delete a user", TAG),
+    Operation(
+        "GET",
+        "/api/user/{userId}/activationLink",
+        activation_link,
+        "The link with which a new user sets a password",
+        TAG,
+        response="text",
+    ),
+    Operation(
+        "GET",
+        "/api/tenant/{tenantId}/users",
+        tenant_admins,
+        "Administrators of a tenant (system administrator)",
+        TAG,
+        query=PAGING,
+        response="PageDataUser",
+    ),
+    Operation(
+        "GET",
+        "/api/customer/{customerId}/users",
+        customer_users,
+        "Users of a customer",
+        TAG,
+        query=PAGING,
+        response="PageDataUser",
+    ),
+]

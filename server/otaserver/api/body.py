@@ -1,0 +1,119 @@
+"""Reading JSON request bodies and parameters with a clear 400 for anything malformed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from starlette.requests import Request
+
+from ..domain.enums import EntityType
+from ..domain.errors import BadRequest
+from ..domain.model import JsonDict, PageRequest
+
+# ThingsBoard's "no entity" id: the customer of an unassigned device, the tenant of the sysadmin.
+NULL_UUID = UUID("13814000-1dd2-11b2-8080-808080808080")
+MAX_PAGE_SIZE = 10_000
+
+
+def parse_uuid(text: str, what: str = "id") -> UUID:
+    try:
+        return UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        raise BadRequest(f"Invalid UUID string for {what}: {text!r}") from None
+
+
+async def json_body(request: Request) -> Body:
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BadRequest("Invalid request body: not JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Invalid request body: expected a JSON object")
+    return Body(data)
+
+
+class Body:
+    """A JSON object from a client, read field by field with type checks."""
+
+    def __init__(self, data: JsonDict) -> None:
+        self.data = data
+
+    def _get(self, name: str, kinds: type | tuple[type, ...], kind_name: str) -> Any:
+        value = self.data.get(name)
+        if value is not None and not isinstance(value, kinds):
+            raise BadRequest(f"Field '{name}' must be {kind_name}")
+        return value
+
+    def text(self, name: str) -> str | None:
+        return self._get(name, str, "a string")  # type: ignore[no-any-return]
+
+    def required_text(self, name: str, message: str) -> str:
+        value = self.text(name)
+        if value is None or not value.strip():
+            raise BadRequest(message)
+        return value
+
+    def flag(self, name: str) -> bool:
+        return bool(self._get(name, bool, "true or false"))
+
+    def obj(self, name: str) -> JsonDict | None:
+        return self._get(name, dict, "a JSON object")  # type: ignore[no-any-return]
+
+    def entity_id(self, name: str, entity_type: EntityType) -> UUID | None:
+        """Reads `{"entityType": ..., "id": ...}`; ThingsBoard's null id counts as none."""
+        value = self._get(name, dict, "an entity id object")
+        if value is None or value.get("id") is None:
+            return None
+        given_type = value.get("entityType")
+        if given_type is not None and given_type != entity_type.value:
+            raise BadRequest(f"Field '{name}' must be an id of entityType {entity_type.value}")
+        uuid = parse_uuid(value["id"], name)
+        return None if uuid == NULL_UUID else uuid
+
+    def own_id(self, entity_type: EntityType) -> UUID | None:
+        return self.entity_id("id", entity_type)
+
+
+def entity_id_json(entity_type: EntityType, uuid: UUID | None) -> JsonDict | None:
+    return None if uuid is None else {"entityType": entity_type.value, "id": str(uuid)}
+
+
+def query_int(request: Request, name: str, default: int | None = None, minimum: int = 0) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise BadRequest(f"Required request parameter '{name}' is not present")
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"Parameter '{name}' must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise BadRequest(f"Parameter '{name}' must be at least {minimum}")
+    return value
+
+
+def optional_int(request: Request, name: str) -> int | None:
+    return query_int(request, name) if request.query_params.get(name) else None
+
+
+def page_request(request: Request) -> PageRequest:
+    """ThingsBoard's paging parameters: pageSize and page required, the rest optional."""
+    order = (request.query_params.get("sortOrder") or "ASC").upper()
+    if order not in ("ASC", "DESC"):
+        raise BadRequest("Parameter 'sortOrder' must be ASC or DESC")
+    page_size = query_int(request, "pageSize", minimum=1)
+    if page_size > MAX_PAGE_SIZE:
+        raise BadRequest(f"Parameter 'pageSize' must be at most {MAX_PAGE_SIZE}")
+    return PageRequest(
+        page_size=page_size,
+        page=query_int(request, "page"),
+        text_search=request.query_params.get("textSearch") or None,
+        sort_property=request.query_params.get("sortProperty") or None,
+        sort_order_desc=order == "DESC",
+        start_time=optional_int(request, "startTime"),
+        end_time=optional_int(request, "endTime"),
+    )

@@ -1,0 +1,124 @@
+"""ThingsBoard JSON bodies turned into the services' forms."""
+
+from __future__ import annotations
+
+from ..domain.enums import Authority, EntityType, OtaPackageType
+from ..domain.errors import BadRequest
+from ..services.forms import (
+    CustomerForm,
+    DeviceForm,
+    PackageForm,
+    ProfileForm,
+    TenantForm,
+    UserForm,
+)
+from ..services.tenants import default_profile_details
+from .body import Body
+from .views import CONTACT_FIELDS
+
+# Profile fields the server owns or models; every other field is kept as the client sent it.
+_PROFILE_MODELLED = {
+    "id",
+    "createdTime",
+    "tenantId",
+    "name",
+    "description",
+    "default",
+    "firmwareId",
+    "softwareId",
+}
+
+
+def _contact(body: Body) -> dict[str, object]:
+    return {name: body.data[name] for name in CONTACT_FIELDS if body.data.get(name) is not None}
+
+
+def tenant_form(body: Body) -> TenantForm:
+    return TenantForm(
+        id=body.own_id(EntityType.TENANT),
+        title=body.required_text("title", "Tenant title should be specified!"),
+        region=body.text("region"),
+        additional_info=body.obj("additionalInfo"),
+        contact=_contact(body),
+    )
+
+
+def customer_form(body: Body) -> CustomerForm:
+    return CustomerForm(
+        id=body.own_id(EntityType.CUSTOMER),
+        title=body.required_text("title", "Customer title should be specified!"),
+        additional_info=body.obj("additionalInfo"),
+        contact=_contact(body),
+    )
+
+
+def user_form(body: Body) -> UserForm:
+    authority_name = body.required_text("authority", "User authority should be specified!")
+    try:
+        authority = Authority(authority_name)
+    except ValueError:
+        raise BadRequest(f"Unknown authority '{authority_name}'") from None
+    return UserForm(
+        id=body.own_id(EntityType.USER),
+        email=body.required_text("email", "User email should be specified!"),
+        authority=authority,
+        tenant_id=body.entity_id("tenantId", EntityType.TENANT),
+        customer_id=body.entity_id("customerId", EntityType.CUSTOMER),
+        first_name=body.text("firstName"),
+        last_name=body.text("lastName"),
+        additional_info=body.obj("additionalInfo"),
+    )
+
+
+def profile_form(body: Body) -> ProfileForm:
+    details = {**default_profile_details()}
+    details.update({k: v for k, v in body.data.items() if k not in _PROFILE_MODELLED})
+    return ProfileForm(
+        id=body.own_id(EntityType.DEVICE_PROFILE),
+        name=body.required_text("name", "Device profile name should be specified!"),
+        description=body.text("description"),
+        is_default=body.flag("default"),
+        firmware_id=body.entity_id("firmwareId", EntityType.OTA_PACKAGE),
+        software_id=body.entity_id("softwareId", EntityType.OTA_PACKAGE),
+        details=details,
+    )
+
+
+def device_form(body: Body) -> DeviceForm:
+    return DeviceForm(
+        id=body.own_id(EntityType.DEVICE),
+        name=body.required_text("name", "Device name should be specified!"),
+        device_profile_id=body.entity_id("deviceProfileId", EntityType.DEVICE_PROFILE),
+        type=body.text("type"),
+        label=body.text("label"),
+        firmware_id=body.entity_id("firmwareId", EntityType.OTA_PACKAGE),
+        software_id=body.entity_id("softwareId", EntityType.OTA_PACKAGE),
+        additional_info=body.obj("additionalInfo"),
+        device_data=body.obj("deviceData"),
+    )
+
+
+def package_form(body: Body) -> PackageForm:
+    type_name = body.required_text("type", "Type of OtaPackage should be specified!")
+    try:
+        package_type = OtaPackageType(type_name)
+    except ValueError:
+        raise BadRequest(
+            f"Unknown OtaPackage type '{type_name}': use FIRMWARE or SOFTWARE"
+        ) from None
+    profile_id = body.entity_id("deviceProfileId", EntityType.DEVICE_PROFILE)
+    url = body.text("url")
+    if profile_id is None:
+        raise BadRequest("OtaPackage should be assigned to device profile!")
+    return PackageForm(
+        id=body.own_id(EntityType.OTA_PACKAGE),
+        title=body.required_text("title", "OtaPackage title should be specified!"),
+        version=body.required_text("version", "OtaPackage version should be specified!"),
+        type=package_type,
+        device_profile_id=profile_id,
+        tag=body.text("tag"),
+        url=url,
+        # An OtaPackageInfo sent back for an update has a url but no usesUrl.
+        uses_url=body.flag("usesUrl") if "usesUrl" in body.data else bool(url),
+        additional_info=body.obj("additionalInfo"),
+    )

@@ -1,0 +1,58 @@
+"""Route declarations that carry their own documentation, so the OpenAPI document lists them all."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..domain.errors import Unauthorized
+from ..services.access import Principal
+from ..services.container import Services
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    required: bool = False
+    type: str = "string"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    query: Sequence[Param] = ()
+    body: str | None = None  # a schema name of the OpenAPI components, or "multipart"
+    response: str | None = None  # a schema name, "bytes", "text" or None for an empty body
+    public: bool = False
+    responses: dict[int, str] = field(default_factory=dict)
+
+
+PAGING = (
+    Param("pageSize", "Maximum number of items on a page", required=True, type="integer"),
+    Param("page", "Page number, from 0", required=True, type="integer"),
+    Param("textSearch", "Case-insensitive substring of the name or title"),
+    Param("sortProperty", "Property to sort by"),
+    Param("sortOrder", "ASC or DESC"),
+)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def principal(request: Request) -> Principal:
+    """The user of a request, from `X-Authorization: Bearer <jwt>` (or `Authorization`)."""
+    header = request.headers.get("x-authorization") or request.headers.get("authorization")
+    if not header or not header.lower().startswith("bearer "):
+        raise Unauthorized("Authentication failed")
+    return services(request).auth.authenticate(header[7:].strip())

@@ -1,0 +1,89 @@
+"""The composition root: the one place that picks the concrete adapters and wires them."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+
+from .api.errors import EXCEPTION_HANDLERS
+from .api.routes import routes
+from .blobs.filestore import FileBlobStore
+from .services.auth import Authenticator, signing_secret
+from .services.bootstrap import ensure_admin, seed_demo
+from .services.container import Services
+from .settings import Settings
+from .storage.database import create_engine, migrate
+from .storage.repositories import SqlStorage
+
+log = logging.getLogger("otakit")
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class StartupReport:
+    """What a newcomer must see once: generated credentials and demo tokens."""
+
+    admin_email: str | None = None
+    admin_password: str | None = None
+    demo_devices: tuple[tuple[str, str], ...] = ()
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.effective_database_url)
+        await migrate(engine)
+        storage = SqlStorage(engine)
+        blobs = FileBlobStore(settings.blob_dir)
+        clock = SystemClock()
+        authenticator = Authenticator(
+            storage,
+            clock,
+            await signing_secret(storage, settings.jwt_secret),
+            settings.jwt_token_expiration,
+            settings.jwt_refresh_token_expiration,
+        )
+        app.state.services = Services.build(
+            storage, blobs, clock, authenticator, settings.max_package_size
+        )
+        _print_report(await _bootstrap(settings, storage, clock), settings)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return Starlette(routes=routes(), exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+
+
+async def _bootstrap(settings: Settings, storage: SqlStorage, clock: SystemClock) -> StartupReport:
+    if settings.demo:
+        return StartupReport(demo_devices=tuple(await seed_demo(storage, clock)))
+    created = await ensure_admin(storage, clock, settings.admin_email, settings.admin_password)
+    if created is None:
+        return StartupReport()
+    return StartupReport(admin_email=created.email, admin_password=created.password)
+
+
+def _print_report(report: StartupReport, settings: Settings) -> None:
+    lines = [f"otakit is serving on http://{settings.http_host}:{settings.http_port}"]
+    if report.admin_email:
+        lines.append(f"System administrator created: {report.admin_email}")
+        if report.admin_password:
+            lines.append(f"  generated password (shown once): {report.admin_password}")
+    if report.demo_devices:
+        lines.append(
+            "Demo accounts: sysadmin@thingsboard.org/sysadmin, "
+            "tenant@thingsboard.org/tenant, customer@thingsboard.org/customer"
+        )
+        lines += [f"  device {name!r}: access token {token}" for name, token in report.demo_devices]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,1 @@
+"""Content-addressed storage of package data on the filesystem."""

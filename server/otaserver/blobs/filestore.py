@@ -1,0 +1,120 @@
+"""A content-addressed blob store: files named by their SHA-256 under two levels of folders.
+
+Data arrives as a stream and is written in fixed-size pieces to a temporary file beside its final
+place, hashed on the way; only a commit renames it into place, atomically. Anything that goes
+wrong before the commit (too large, wrong checksum, a client that disconnects) leaves nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio.to_thread
+
+from ..domain.enums import ChecksumAlgorithm
+from ..services.ports import BlobTooLarge, StagedBlob
+from .digests import Digest, new_digest
+
+READ_SIZE = 1024 * 1024
+# A staged file untouched this long belongs to no live upload (an upload writes continually).
+STALE_STAGING_SECONDS = 3600
+
+
+class FileBlobStore:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._staging = root / "staging"
+        self._staging.mkdir(parents=True, exist_ok=True)
+        # What a crash left half-written is garbage; other processes' live uploads are not.
+        horizon = time.time() - STALE_STAGING_SECONDS
+        for leftover in self._staging.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < horizon:
+                    leftover.unlink()
+
+    def path_of(self, sha256: str) -> Path:
+        return self._root / sha256[:2] / sha256[2:4] / sha256
+
+    async def stage(
+        self,
+        chunks: AsyncIterator[bytes],
+        algorithms: set[ChecksumAlgorithm],
+        max_size: int,
+    ) -> StagedBlob:
+        digests: dict[ChecksumAlgorithm, Digest] = {
+            algorithm: new_digest(algorithm)
+            for algorithm in algorithms | {ChecksumAlgorithm.SHA256}
+        }
+        descriptor, name = tempfile.mkstemp(dir=self._staging, suffix=".part")
+        path = Path(name)
+        size = 0
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_size:
+                        raise BlobTooLarge(f"package data is larger than {max_size} bytes")
+                    await anyio.to_thread.run_sync(_write_and_hash, file, chunk, digests)
+                await anyio.to_thread.run_sync(_flush, file)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        texts = {algorithm: digest.text() for algorithm, digest in digests.items()}
+        return StagedBlob(
+            path=path, size=size, sha256=texts[ChecksumAlgorithm.SHA256], checksums=texts
+        )
+
+    async def checksum(self, staged: StagedBlob, algorithm: ChecksumAlgorithm) -> str:
+        if algorithm in staged.checksums:
+            return staged.checksums[algorithm]
+        return await anyio.to_thread.run_sync(_checksum_file, staged.path, algorithm)
+
+    async def commit(self, staged: StagedBlob) -> None:
+        target = self.path_of(staged.sha256)
+        await anyio.to_thread.run_sync(_move_into_place, staged.path, target)
+
+    async def discard(self, staged: StagedBlob) -> None:
+        staged.path.unlink(missing_ok=True)
+
+    async def delete(self, sha256: str) -> None:
+        self.path_of(sha256).unlink(missing_ok=True)
+
+
+def _write_and_hash(file: BinaryIO, chunk: bytes, digests: dict[ChecksumAlgorithm, Digest]) -> None:
+    file.write(chunk)
+    for digest in digests.values():
+        digest.update(chunk)
+
+
+def _flush(file: BinaryIO) -> None:
+    file.flush()
+    os.fsync(file.fileno())
+
+
+def _checksum_file(path: Path, algorithm: ChecksumAlgorithm) -> str:
+    digest = new_digest(algorithm)
+    with path.open("rb") as file:
+        while piece := file.read(READ_SIZE):
+            digest.update(piece)
+    return digest.text()
+
+
+def _move_into_place(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        # The same bytes are stored already: content addressing makes this upload a no-op.
+        source.unlink(missing_ok=True)
+        return
+    os.replace(source, target)
+    with contextlib.suppress(OSError):
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)

@@ -1,0 +1,68 @@
+"""`otakit` on the command line: `otakit serve` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from .settings import SETTINGS, SettingsError, load_settings
+
+
+def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="run the OTA server")
+    for spec in SETTINGS:
+        if spec.default is False:
+            serve.add_argument(
+                spec.flag, action="store_true", default=None, help=f"{spec.help} [{spec.env}]"
+            )
+        else:
+            serve.add_argument(
+                spec.flag,
+                default=None,
+                metavar=spec.name.upper(),
+                help=f"{spec.help} [{spec.env}, default {spec.default}]",
+            )
+
+
+def serve(values: dict[str, object]) -> int:
+    try:
+        settings = load_settings(values, os.environ)
+    except SettingsError as error:
+        print(f"otakit: {error.message}", file=sys.stderr)
+        return 2
+    from .app import create_app
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="otakit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(commands)
+    args = vars(parser.parse_args(argv))
+    command = args.pop("command")
+    if command == "serve":
+        return serve(args)
+    parser.error(f"unknown command {command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

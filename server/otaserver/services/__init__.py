@@ -1,0 +1,1 @@
+"""Use cases of the firmware service. They reach storage and blobs only through `ports`."""

@@ -1,0 +1,84 @@
+"""The audit log: who did what to which entity, and whether it worked."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid4
+
+from ..domain.enums import ActionStatus, ActionType, Authority, EntityType
+from ..domain.errors import OtaError
+from ..domain.model import AuditEntry, JsonDict, Page, PageRequest
+from .access import Principal
+from .ports import Clock, Repositories, Storage
+
+
+@dataclass
+class AuditRecord:
+    """What an action fills in as it goes; written when the action ends, however it ends."""
+
+    entity_type: EntityType
+    entity_id: UUID | None = None
+    entity_name: str | None = None
+    data: JsonDict = field(default_factory=dict)
+    # Set when the action turns out to be a more telling one (an update that assigns a package).
+    action: ActionType | None = None
+
+
+class AuditLog:
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    def entry(
+        self,
+        principal: Principal,
+        action: ActionType,
+        record: AuditRecord,
+        status: ActionStatus,
+        failure: str | None = None,
+    ) -> AuditEntry:
+        return AuditEntry(
+            id=uuid4(),
+            created_time=self._clock.now_ms(),
+            tenant_id=principal.tenant_id,
+            customer_id=principal.customer_id,
+            user_id=principal.user_id,
+            user_name=principal.email,
+            entity_type=record.entity_type,
+            entity_id=record.entity_id,
+            entity_name=record.entity_name,
+            action_type=record.action or action,
+            action_status=status,
+            action_data=record.data,
+            failure_details=failure,
+        )
+
+    @asynccontextmanager
+    async def action(
+        self, principal: Principal, action: ActionType, entity_type: EntityType
+    ) -> AsyncIterator[tuple[Repositories, AuditRecord]]:
+        """A transaction whose success is audited in it, and whose failure is audited apart.
+
+        A failed action's changes roll back, so its FAILURE entry goes in a transaction of its own.
+        """
+        record = AuditRecord(entity_type)
+        try:
+            async with self._storage.transaction() as repos:
+                yield repos, record
+                await repos.audit.add(self.entry(principal, action, record, ActionStatus.SUCCESS))
+        except OtaError as error:
+            async with self._storage.transaction() as repos:
+                entry = self.entry(principal, action, record, ActionStatus.FAILURE, error.message)
+                await repos.audit.add(entry)
+            raise
+
+    async def page(self, principal: Principal, request: PageRequest, **where: Any) -> Page:
+        async with self._storage.transaction() as repos:
+            if principal.authority is Authority.SYS_ADMIN:
+                return await repos.audit.page(request, **where)
+            if principal.authority is Authority.CUSTOMER_USER:
+                where["customer_id"] = principal.customer_id
+            return await repos.audit.page(request, tenant_id=principal.tenant_id, **where)

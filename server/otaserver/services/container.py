@@ -1,0 +1,47 @@
+"""Every service of the server, built on the same storage, blob store and clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .audit import AuditLog
+from .auth import Authenticator
+from .devices import Devices
+from .packages import Packages
+from .ports import BlobStore, Clock, Storage
+from .profiles import Profiles
+from .tenants import Customers, Tenants
+from .users import Users
+
+
+@dataclass(frozen=True)
+class Services:
+    auth: Authenticator
+    audit: AuditLog
+    tenants: Tenants
+    customers: Customers
+    users: Users
+    profiles: Profiles
+    devices: Devices
+    packages: Packages
+
+    @classmethod
+    def build(
+        cls,
+        storage: Storage,
+        blobs: BlobStore,
+        clock: Clock,
+        authenticator: Authenticator,
+        max_package_size: int,
+    ) -> Services:
+        audit = AuditLog(storage, clock)
+        return cls(
+            auth=authenticator,
+            audit=audit,
+            tenants=Tenants(storage, blobs, clock, audit),
+            customers=Customers(storage, clock, audit),
+            users=Users(storage, clock, audit, authenticator),
+            profiles=Profiles(storage, clock, audit),
+            devices=Devices(storage, clock, audit),
+            packages=Packages(storage, blobs, clock, audit, max_package_size),
+        )

@@ -1,0 +1,119 @@
+"""The small interfaces the services need from the outside world; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from ..domain.enums import ChecksumAlgorithm, OtaPackageType
+from ..domain.model import (
+    AuditEntry,
+    Customer,
+    Device,
+    DeviceCredentials,
+    DeviceProfile,
+    OtaPackage,
+    Page,
+    PageRequest,
+    Tenant,
+    User,
+)
+
+T = TypeVar("T")
+
+
+class EntityRepository(Protocol[T]):
+    """Storage of one kind of entity. `where` filters on columns by equality."""
+
+    async def get(self, entity_id: UUID) -> T | None: ...
+    async def add(self, entity: T) -> None: ...
+    async def update(self, entity: T) -> None: ...
+    async def delete(self, entity_id: UUID) -> None: ...
+    async def find(self, **where: Any) -> list[T]: ...
+    async def count(self, **where: Any) -> int: ...
+    async def page(self, request: PageRequest, **where: Any) -> Page: ...
+
+
+class PackageRepository(EntityRepository[OtaPackage], Protocol):
+    async def page_assignable(
+        self, request: PageRequest, tenant_id: UUID, profile_id: UUID, package_type: OtaPackageType
+    ) -> Page: ...
+    async def count_blob_users(self, data_sha256: str) -> int: ...
+
+
+class DeviceRepository(EntityRepository[Device], Protocol):
+    async def count_using_package(self, package_id: UUID) -> int: ...
+
+
+class ProfileRepository(EntityRepository[DeviceProfile], Protocol):
+    async def count_using_package(self, package_id: UUID) -> int: ...
+
+
+class Repositories(Protocol):
+    """Every repository, bound to one transaction."""
+
+    @property
+    def tenants(self) -> EntityRepository[Tenant]: ...
+    @property
+    def users(self) -> EntityRepository[User]: ...
+    @property
+    def customers(self) -> EntityRepository[Customer]: ...
+    @property
+    def profiles(self) -> ProfileRepository: ...
+    @property
+    def devices(self) -> DeviceRepository: ...
+    @property
+    def credentials(self) -> EntityRepository[DeviceCredentials]: ...
+    @property
+    def packages(self) -> PackageRepository: ...
+    @property
+    def audit(self) -> EntityRepository[AuditEntry]: ...
+
+    async def get_value(self, key: str) -> str | None: ...
+    async def set_value_if_absent(self, key: str, value: str) -> str: ...
+
+
+class Storage(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Repositories]:
+        """Repositories whose changes commit together when the block ends without error."""
+        ...
+
+
+class DuplicateKey(Exception):
+    """Raised by storage when a unique constraint refuses a row."""
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    """Data written to the blob store but not yet visible: commit or discard it."""
+
+    path: Path
+    size: int
+    sha256: str
+    checksums: Mapping[ChecksumAlgorithm, str]
+
+
+class BlobTooLarge(Exception):
+    """Raised while staging when the data passes the size limit."""
+
+
+class BlobStore(Protocol):
+    async def stage(
+        self,
+        chunks: AsyncIterator[bytes],
+        algorithms: set[ChecksumAlgorithm],
+        max_size: int,
+    ) -> StagedBlob: ...
+    async def checksum(self, staged: StagedBlob, algorithm: ChecksumAlgorithm) -> str: ...
+    async def commit(self, staged: StagedBlob) -> None: ...
+    async def discard(self, staged: StagedBlob) -> None: ...
+    def path_of(self, sha256: str) -> Path: ...
+    async def delete(self, sha256: str) -> None: ...
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...

@@ -1,0 +1,164 @@
+"""Every setting of the server, declared once as data: name, environment variable, default, help.
+
+A setting comes from its command-line flag, else its `OTAKIT_` environment variable, else its
+default. The README's settings table is checked against this table by a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .domain.errors import OtaError
+
+GIB = 1024**3
+
+
+class SettingsError(OtaError):
+    """A setting with a value the server cannot run with."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number between 0 and 65535")
+    return value
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("must be true or false")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "OTAKIT_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "data_dir", "./otakit-data", Path, "Directory of the SQLite database and the package blobs."
+    ),
+    SettingSpec("http_host", "0.0.0.0", str, "Address the HTTP server listens on."),
+    SettingSpec("http_port", 8080, _port, "Port of the REST API and the HTTP device API."),
+    SettingSpec(
+        "database_url",
+        "",
+        str,
+        "SQLAlchemy URL of the database; empty means SQLite in the data directory. "
+        "A postgresql:// URL runs the server on PostgreSQL.",
+    ),
+    SettingSpec(
+        "max_package_size",
+        2 * GIB,
+        _positive_int,
+        "Largest package data accepted, in bytes; larger uploads get 413.",
+    ),
+    SettingSpec(
+        "admin_email",
+        "sysadmin@otakit.local",
+        str,
+        "Email of the system administrator created at the first start.",
+    ),
+    SettingSpec("admin_password", "", str, "Its password; empty means a random one, printed once."),
+    SettingSpec(
+        "jwt_secret",
+        "",
+        str,
+        "Key that signs the API tokens; empty means one generated and kept in the "
+        "database, shared by every server process.",
+    ),
+    SettingSpec(
+        "jwt_token_expiration", 9000, _positive_int, "Lifetime of an access token, in seconds."
+    ),
+    SettingSpec(
+        "jwt_refresh_token_expiration",
+        604800,
+        _positive_int,
+        "Lifetime of a refresh token, in seconds.",
+    ),
+    SettingSpec(
+        "demo", False, _flag, "Seed ThingsBoard's demo accounts, a device profile and devices."
+    ),
+    SettingSpec("log_level", "info", str, "Log level: debug, info, warning or error."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    http_host: str
+    http_port: int
+    database_url: str
+    max_package_size: int
+    admin_email: str
+    admin_password: str
+    jwt_secret: str
+    jwt_token_expiration: int
+    jwt_refresh_token_expiration: int
+    demo: bool
+    log_level: str
+
+    @property
+    def effective_database_url(self) -> str:
+        """The async SQLAlchemy URL, with the driver filled in for plain URLs."""
+        url = self.database_url or f"sqlite:///{self.data_dir.resolve() / 'otakit.db'}"
+        for plain, driver in (
+            ("sqlite://", "sqlite+aiosqlite://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+def load_settings(
+    given: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from explicit values (flags), else the environment, else the defaults."""
+    given = given or {}
+    environ = environ if environ is not None else {}
+    values: dict[str, Any] = {}
+    for spec in SETTINGS:
+        if given.get(spec.name) is not None:
+            raw, source = given[spec.name], spec.flag
+        elif spec.env in environ:
+            raw, source = environ[spec.env], spec.env
+        else:
+            values[spec.name] = spec.default
+            continue
+        try:
+            values[spec.name] = raw if not isinstance(raw, str) else spec.parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"invalid value {raw!r} for {source}: {exc}") from None
+    assert {f.name for f in fields(Settings)} == set(values)
+    return Settings(**values)
