@@ -86,8 +86,9 @@ class TenantContext:
     admin_email: str
     default_profile_id: str
 
-    def new_user(self, authority: str, password: str = "user-password",
-                 customer_id: str | None = None) -> Api:
+    def new_user(
+        self, authority: str, password: str = "user-password", customer_id: str | None = None
+    ) -> Api:
         email = f"{authority.lower()}-{uuid.uuid4().hex[:8]}@otakit.test"
         body: dict[str, object] = {"email": email, "authority": authority}
         if customer_id:

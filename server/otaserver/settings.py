@@ -154,7 +154,8 @@ def load_settings(
         elif spec.env in environ:
             raw, source = environ[spec.env], spec.env
         else:
-            values[spec.name] = spec.default
+            default = spec.default
+            values[spec.name] = spec.parse(default) if isinstance(default, str) else default
             continue
         try:
             values[spec.name] = raw if not isinstance(raw, str) else spec.parse(raw)

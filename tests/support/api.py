@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -30,7 +30,7 @@ class Api:
     """An httpx client bound to a server, logged in as one user."""
 
     # Every client made, so the fixtures can close them (tests run with warnings as errors).
-    opened: list[Api] = []
+    opened: ClassVar[list[Api]] = []
 
     def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
@@ -49,8 +49,9 @@ class Api:
 
     @classmethod
     def login(cls, url: str, username: str, password: str) -> Api:
-        response = httpx.post(url + "/api/auth/login",
-                              json={"username": username, "password": password})
+        response = httpx.post(
+            url + "/api/auth/login", json={"username": username, "password": password}
+        )
         assert response.status_code == 200, response.text
         return cls(url, response.json()["token"])
 
@@ -59,8 +60,12 @@ class Api:
         if expect >= 400:
             assert_error(response, expect)
         else:
-            assert response.status_code == expect, (method, path, response.status_code,
-                                                    response.text)
+            assert response.status_code == expect, (
+                method,
+                path,
+                response.status_code,
+                response.text,
+            )
         return response
 
     def get(self, path: str, expect: int = 200, **kwargs: Any) -> Any:
@@ -75,23 +80,49 @@ class Api:
         return self.request("DELETE", path, expect)
 
     # Shortcuts for the entities most tests need.
-    def create_package(self, profile_id: str, title: str, version: str,
-                       package_type: str = "FIRMWARE", **extra: Any) -> dict[str, Any]:
-        body = {"title": title, "version": version, "type": package_type,
-                "deviceProfileId": entity_id("DEVICE_PROFILE", profile_id), **extra}
+    def create_package(
+        self,
+        profile_id: str,
+        title: str,
+        version: str,
+        package_type: str = "FIRMWARE",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "title": title,
+            "version": version,
+            "type": package_type,
+            "deviceProfileId": entity_id("DEVICE_PROFILE", profile_id),
+            **extra,
+        }
         return self.post("/api/otaPackage", body)  # type: ignore[no-any-return]
 
-    def upload(self, package_id: str, data: bytes, algorithm: str | None = "SHA256",
-               checksum: str | None = None, file_name: str = "fw.bin",
-               expect: int = 200) -> Any:
-        params = {k: v for k, v in (("checksumAlgorithm", algorithm), ("checksum", checksum))
-                  if v is not None}
-        response = self.request("POST", f"/api/otaPackage/{package_id}", expect, params=params,
-                                files={"file": (file_name, data, "application/octet-stream")})
+    def upload(
+        self,
+        package_id: str,
+        data: bytes,
+        algorithm: str | None = "SHA256",
+        checksum: str | None = None,
+        file_name: str = "fw.bin",
+        expect: int = 200,
+    ) -> Any:
+        params = {
+            k: v
+            for k, v in (("checksumAlgorithm", algorithm), ("checksum", checksum))
+            if v is not None
+        }
+        response = self.request(
+            "POST",
+            f"/api/otaPackage/{package_id}",
+            expect,
+            params=params,
+            files={"file": (file_name, data, "application/octet-stream")},
+        )
         return response.json()
 
-    def create_device(self, name: str, profile_id: str | None = None,
-                      token: str | None = None, **extra: Any) -> dict[str, Any]:
+    def create_device(
+        self, name: str, profile_id: str | None = None, token: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name, **extra}
         if profile_id:
             body["deviceProfileId"] = entity_id("DEVICE_PROFILE", profile_id)

@@ -66,13 +66,25 @@ def start_server(
         "OTAKIT_LOG_LEVEL": "warning",
         **(env or {}),
     }
-    args = [sys.executable, "-m", "otaserver.cli", "serve", "--http-host", "127.0.0.1",
-            "--http-port", str(port), "--data-dir", str(data_dir), *extra_args]
+    args = [
+        sys.executable,
+        "-m",
+        "otaserver.cli",
+        "serve",
+        "--http-host",
+        "127.0.0.1",
+        "--http-port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *extra_args,
+    ]
     if database_url:
         args += ["--database-url", database_url]
     with log_path.open("w") as log_file:
-        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, text=True,
-                                   env=environment)
+        process = subprocess.Popen(
+            args, stdout=log_file, stderr=subprocess.STDOUT, text=True, env=environment
+        )
     server = ServerProcess(f"http://127.0.0.1:{port}", data_dir, database_url, process, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

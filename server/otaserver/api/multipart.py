@@ -75,7 +75,7 @@ class MultipartUpload:
     def _header_end(self) -> None:
         name = self._header_name_buf.decode("latin-1").lower()
         self._headers[name] = self._header_value_buf.decode("utf-8", "replace")
-        self._header_name, self._header_value_buf = bytearray(), bytearray()
+        self._header_name_buf, self._header_value_buf = bytearray(), bytearray()
 
     def _headers_finished(self) -> None:
         _, options = parse_options_header(self._headers.get("content-disposition", ""))

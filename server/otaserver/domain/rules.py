@@ -21,7 +21,6 @@ IMMUTABLE_FIELDS = (
     "version",
     "tag",
     "device_profile_id",
-    "url",
 )
 
 
@@ -49,6 +48,9 @@ def check_package_update(existing: OtaPackage, incoming: OtaPackage) -> None:
         if before is not None and before != after:
             wire_name = "deviceProfile" if name == "device_profile_id" else name
             raise BadRequest(f"Updating otaPackage {wire_name} is prohibited!")
+    # Whether a package is a URL package is fixed at creation, so its url never changes.
+    if existing.url != incoming.url:
+        raise BadRequest("Updating otaPackage url is prohibited!")
 
 
 def check_assignable(

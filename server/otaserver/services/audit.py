@@ -14,6 +14,8 @@ from ..domain.model import AuditEntry, JsonDict, Page, PageRequest
 from .access import Principal
 from .ports import Clock, Repositories, Storage
 
+MAX_NAME_LENGTH = 255
+
 
 @dataclass
 class AuditRecord:
@@ -49,7 +51,8 @@ class AuditLog:
             user_name=principal.email,
             entity_type=record.entity_type,
             entity_id=record.entity_id,
-            entity_name=record.entity_name,
+            # A failed action may carry the very name that was too long to store.
+            entity_name=record.entity_name[:MAX_NAME_LENGTH] if record.entity_name else None,
             action_type=record.action or action,
             action_status=status,
             action_data=record.data,
