@@ -34,6 +34,12 @@ def _port(text: str) -> int:
     return value
 
 
+def _secret(text: str) -> str:
+    if text and len(text) < 32:
+        raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key)")
+    return text
+
+
 def _flag(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -88,7 +94,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "jwt_secret",
         "",
-        str,
+        _secret,
         "Key that signs the API tokens; empty means one generated and kept in the "
         "database, shared by every server process.",
     ),

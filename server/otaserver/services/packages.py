@@ -151,8 +151,9 @@ class Packages:
                 else None
             )
             async with self._storage.transaction() as repos:
-                package = _uploadable(visible(principal, await repos.packages.get(package_id)))
+                package = visible(principal, await repos.packages.get(package_id))
             record.entity_name = package.title
+            _uploadable(package)
             try:
                 staged = await self._blobs.stage(chunks, {algorithm}, self.max_size)
             except BlobTooLarge as exc:
