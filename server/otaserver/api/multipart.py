@@ -6,6 +6,7 @@ upload of up to 2 GiB instead goes straight from the socket to the blob store, p
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -113,6 +114,19 @@ class MultipartUpload:
             raise UploadInterrupted("Upload interrupted: the client disconnected") from None
         if chunk:
             self._parser.write(chunk)
+
+    async def discard_rest(self, limit: int) -> None:
+        """Reads and drops what is left of the body, up to `limit` bytes.
+
+        Answering before a client has finished sending makes many clients see a reset
+        connection instead of the answer; a modest remainder is cheaper to swallow.
+        """
+        dropped = 0
+        with contextlib.suppress(ClientDisconnect):
+            async for chunk in self._body:
+                dropped += len(chunk)
+                if dropped > limit:
+                    return
 
     async def open(self) -> FileHeader:
         """Reads up to the file part's headers; the fields before it are then in `fields`."""

@@ -23,6 +23,8 @@ from .views import package_json, page_json
 
 # Room for the multipart framing and form fields around the file itself.
 MULTIPART_OVERHEAD = 1024 * 1024
+# How much of an oversized body is read and dropped so that the client sees the 413.
+OVERSIZE_DRAIN_LIMIT = 64 * 1024 * 1024
 # Read from disk in multiples of 3 bytes, so each piece encodes to base64 without padding.
 BASE64_READ_SIZE = 3 * 256 * 1024
 
@@ -51,7 +53,11 @@ async def upload_data(request: Request) -> Response:
         checksum=query.get("checksum", body.fields.get("checksum")),
     )
     refused = tuple(name for name in ("checksumAlgorithm", "checksum") if name not in query)
-    package = await packages.upload(user, package_id, upload, body.chunks(refused))
+    try:
+        package = await packages.upload(user, package_id, upload, body.chunks(refused))
+    except PayloadTooLarge:
+        await body.discard_rest(OVERSIZE_DRAIN_LIMIT)
+        raise
     return JSONResponse(package_json(package))
 
 
