@@ -1,9 +1,14 @@
-"""Devices, credentials, customers and device profiles through the REST API."""
+"""Devices, credentials, customers, device profiles and tenants through the REST API."""
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
 from tests.conftest import TenantContext
-from tests.support.api import assert_error, entity_id
+from tests.support.api import Api, assert_error, entity_id
 
 NULL_CUSTOMER = {"entityType": "CUSTOMER", "id": "13814000-1dd2-11b2-8080-808080808080"}
 
@@ -160,3 +165,19 @@ def test_profile_keeps_unknown_fields(tenant: TenantContext) -> None:
     stored = tenant.api.get(f"/api/deviceProfile/{saved['id']['id']}")
     assert stored["transportType"] == "MQTT" and stored["provisionDeviceKey"] == "pk"
     assert stored["profileData"] == body["profileData"]
+
+
+def test_deleting_a_tenant_removes_its_entities_and_package_data(
+    sysadmin: Api, tenant: TenantContext, blob_files: Callable[[], list[Path]]
+) -> None:
+    data = b"tenant image " + uuid.uuid4().bytes
+    package = tenant.api.create_package(tenant.default_profile_id, "fw", "1")
+    tenant.api.upload(package["id"]["id"], data)
+    tenant.api.create_device("d", tenant.default_profile_id, firmwareId=package["id"])
+    profile = tenant.api.get(f"/api/deviceProfile/{tenant.default_profile_id}")
+    tenant.api.post("/api/deviceProfile", {**profile, "firmwareId": package["id"]})
+    assert hashlib.sha256(data).hexdigest() in [p.name for p in blob_files()]
+    sysadmin.delete(f"/api/tenant/{tenant.tenant_id}")
+    assert_error(sysadmin.http.get(f"/api/tenant/{tenant.tenant_id}"), 404)
+    assert hashlib.sha256(data).hexdigest() not in [p.name for p in blob_files()]
+    assert_error(tenant.api.http.get(f"/api/otaPackage/info/{package['id']['id']}"), 404)

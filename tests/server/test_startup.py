@@ -88,3 +88,14 @@ def test_first_start_prints_a_random_password_once(tmp_path: Path, database: str
         Api.login(second.url, "root@ota.test", match.group(1))
     finally:
         second.stop()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    import sqlite3
+
+    server = run(tmp_path, "")
+    try:
+        with sqlite3.connect(tmp_path / "otakit.db") as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        server.stop()
