@@ -8,7 +8,7 @@ from uuid import UUID
 
 from starlette.requests import Request
 
-from ..domain.enums import EntityType
+from ..domain.enums import EntityType, OtaPackageType
 from ..domain.errors import BadRequest
 from ..domain.model import JsonDict, PageRequest
 
@@ -75,6 +75,13 @@ class Body:
 
     def own_id(self, entity_type: EntityType) -> UUID | None:
         return self.entity_id("id", entity_type)
+
+
+def package_type(name: str) -> OtaPackageType:
+    try:
+        return OtaPackageType(name)
+    except ValueError:
+        raise BadRequest(f"Unknown OtaPackage type '{name}': use FIRMWARE or SOFTWARE") from None
 
 
 def entity_id_json(entity_type: EntityType, uuid: UUID | None) -> JsonDict | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..domain.enums import Authority, EntityType, OtaPackageType
+from ..domain.enums import Authority, EntityType
 from ..domain.errors import BadRequest
 from ..services.forms import (
     CustomerForm,
@@ -13,7 +13,7 @@ from ..services.forms import (
     UserForm,
 )
 from ..services.tenants import default_profile_details
-from .body import Body
+from .body import Body, package_type
 from .views import CONTACT_FIELDS
 
 # Profile fields the server owns or models; every other field is kept as the client sent it.
@@ -99,13 +99,7 @@ def device_form(body: Body) -> DeviceForm:
 
 
 def package_form(body: Body) -> PackageForm:
-    type_name = body.required_text("type", "Type of OtaPackage should be specified!")
-    try:
-        package_type = OtaPackageType(type_name)
-    except ValueError:
-        raise BadRequest(
-            f"Unknown OtaPackage type '{type_name}': use FIRMWARE or SOFTWARE"
-        ) from None
+    kind = package_type(body.required_text("type", "Type of OtaPackage should be specified!"))
     profile_id = body.entity_id("deviceProfileId", EntityType.DEVICE_PROFILE)
     url = body.text("url")
     if profile_id is None:
@@ -114,7 +108,7 @@ def package_form(body: Body) -> PackageForm:
         id=body.own_id(EntityType.OTA_PACKAGE),
         title=body.required_text("title", "OtaPackage title should be specified!"),
         version=body.required_text("version", "OtaPackage version should be specified!"),
-        type=package_type,
+        type=kind,
         device_profile_id=profile_id,
         tag=body.text("tag"),
         url=url,

@@ -11,11 +11,10 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from ..domain.enums import OtaPackageType
-from ..domain.errors import BadRequest, PayloadTooLarge
+from ..domain.errors import PayloadTooLarge
 from ..services.forms import Upload
 from ..services.packages import Download
-from .body import json_body, page_request, parse_uuid
+from .body import json_body, package_type, page_request, parse_uuid
 from .forms import package_form
 from .multipart import MultipartUpload
 from .routing import PAGING, Operation, Param, principal, services
@@ -114,15 +113,9 @@ async def list_packages(request: Request) -> Response:
 
 async def list_assignable(request: Request) -> Response:
     profile_id = parse_uuid(request.path_params["deviceProfileId"])
-    type_name = request.path_params["type"]
-    try:
-        package_type = OtaPackageType(type_name)
-    except ValueError:
-        raise BadRequest(
-            f"Unknown OtaPackage type '{type_name}': use FIRMWARE or SOFTWARE"
-        ) from None
+    kind = package_type(request.path_params["type"])
     page = await services(request).packages.page_assignable(
-        principal(request), page_request(request), profile_id, package_type
+        principal(request), page_request(request), profile_id, kind
     )
     return JSONResponse(page_json(page, package_json))
 

@@ -43,30 +43,22 @@ class Tenants:
         _require_title(form.title, "Tenant")
         action = ActionType.ADDED if form.id is None else ActionType.UPDATED
         async with self._audit.action(principal, action, EntityType.TENANT) as (repos, record):
-            if form.id is None:
-                tenant = Tenant(
-                    id=uuid4(),
-                    created_time=self._clock.now_ms(),
-                    title=form.title,
-                    region=form.region,
-                    additional_info=form.additional_info,
-                    contact=form.contact,
-                )
+            existing = None
+            if form.id is not None and (existing := await repos.tenants.get(form.id)) is None:
+                raise NotFound()
+            tenant = Tenant(
+                id=existing.id if existing else uuid4(),
+                created_time=existing.created_time if existing else self._clock.now_ms(),
+                title=form.title,
+                region=form.region,
+                additional_info=form.additional_info,
+                contact=form.contact,
+            )
+            if existing:
+                await repos.tenants.update(tenant)
+            else:
                 await repos.tenants.add(tenant)
                 await repos.profiles.add(self._default_profile(tenant.id))
-            else:
-                existing = await repos.tenants.get(form.id)
-                if existing is None:
-                    raise NotFound()
-                tenant = Tenant(
-                    id=existing.id,
-                    created_time=existing.created_time,
-                    title=form.title,
-                    region=form.region,
-                    additional_info=form.additional_info,
-                    contact=form.contact,
-                )
-                await repos.tenants.update(tenant)
             record.entity_id, record.entity_name = tenant.id, tenant.title
         return tenant
 
@@ -134,27 +126,18 @@ class Customers:
         _require_title(form.title, "Customer")
         action = ActionType.ADDED if form.id is None else ActionType.UPDATED
         async with self._audit.action(principal, action, EntityType.CUSTOMER) as (repos, record):
-            if form.id is None:
-                customer = Customer(
-                    id=uuid4(),
-                    created_time=self._clock.now_ms(),
-                    tenant_id=tenant_id,
-                    title=form.title,
-                    additional_info=form.additional_info,
-                    contact=form.contact,
-                )
-                await repos.customers.add(customer)
-            else:
-                existing = visible(principal, await repos.customers.get(form.id))
-                customer = Customer(
-                    id=existing.id,
-                    created_time=existing.created_time,
-                    tenant_id=tenant_id,
-                    title=form.title,
-                    additional_info=form.additional_info,
-                    contact=form.contact,
-                )
-                await repos.customers.update(customer)
+            existing = (
+                None if form.id is None else visible(principal, await repos.customers.get(form.id))
+            )
+            customer = Customer(
+                id=existing.id if existing else uuid4(),
+                created_time=existing.created_time if existing else self._clock.now_ms(),
+                tenant_id=tenant_id,
+                title=form.title,
+                additional_info=form.additional_info,
+                contact=form.contact,
+            )
+            await (repos.customers.update(customer) if existing else repos.customers.add(customer))
             record.entity_id, record.entity_name = customer.id, customer.title
         return customer
 
