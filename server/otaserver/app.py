@@ -16,9 +16,11 @@ from .blobs.filestore import FileBlobStore
 from .services.auth import Authenticator, signing_secret
 from .services.bootstrap import ensure_admin, seed_demo
 from .services.container import Services
+from .sessions import SessionRegistry
 from .settings import Settings
 from .storage.database import create_engine, migrate
 from .storage.repositories import SqlStorage
+from .transports import http as http_device_api
 
 log = logging.getLogger("otakit")
 
@@ -53,8 +55,10 @@ def create_app(settings: Settings) -> Starlette:
             settings.jwt_token_expiration,
             settings.jwt_refresh_token_expiration,
         )
+        sessions = SessionRegistry()
+        app.state.sessions = sessions
         app.state.services = Services.build(
-            storage, blobs, clock, authenticator, settings.max_package_size
+            storage, blobs, clock, authenticator, sessions, settings.max_package_size
         )
         _print_report(await _bootstrap(settings, storage, clock), settings)
         try:
@@ -62,7 +66,11 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await engine.dispose()
 
-    return Starlette(routes=routes(), exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return Starlette(
+        routes=routes(http_device_api.OPERATIONS),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
 
 
 async def _bootstrap(settings: Settings, storage: SqlStorage, clock: SystemClock) -> StartupReport:

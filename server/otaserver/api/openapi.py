@@ -183,6 +183,16 @@ SCHEMAS: JsonDict = {
             "actionFailureDetails": _NULLABLE_STRING,
         }
     ),
+    "AttributesBody": {"type": "object", "additionalProperties": True},
+    "AttributeList": {
+        "type": "array",
+        "items": _object({"key": _STRING, "value": {}, "lastUpdateTs": _INT}),
+    },
+    "TimeseriesMap": {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": _object({"ts": _INT, "value": {}})},
+    },
+    "KeyList": {"type": "array", "items": _STRING},
 }
 for _item in (
     "User",

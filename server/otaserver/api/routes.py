@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import accounts, audit, devices, packages, tenancy
+from . import accounts, audit, devices, packages, telemetry, tenancy
 from .openapi import openapi_document
 from .routing import Operation
 
@@ -16,16 +18,20 @@ OPERATIONS: list[Operation] = [
     *devices.OPERATIONS,
     *packages.OPERATIONS,
     *audit.OPERATIONS,
+    *telemetry.OPERATIONS,
 ]
 
 
-async def openapi(_request: Request) -> Response:
-    return JSONResponse(openapi_document(OPERATIONS))
+def routes(more: Sequence[Operation] = ()) -> list[Route]:
+    """The admin API's routes, the `more` of other adapters, and the OpenAPI document of all."""
+    operations = [*OPERATIONS, *more]
+    document = openapi_document(operations)
 
+    async def openapi(_request: Request) -> Response:
+        return JSONResponse(document)
 
-def routes() -> list[Route]:
     # Literal paths first: /api/tenant/devices must win over /api/tenant/{tenantId}.
-    ordered = sorted(OPERATIONS, key=lambda op: op.path.count("{"))
+    ordered = sorted(operations, key=lambda op: op.path.count("{"))
     return [Route("/openapi.json", openapi, methods=["GET"])] + [
         Route(op.path, op.handler, methods=[op.method]) for op in ordered
     ]

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from .audit import AuditLog
 from .auth import Authenticator
+from .device_api import DeviceApi
 from .devices import Devices
 from .packages import Packages
-from .ports import BlobStore, Clock, Storage
+from .ports import BlobStore, Clock, Notifier, Storage
 from .profiles import Profiles
+from .telemetry import Telemetry
 from .tenants import Customers, Tenants
 from .users import Users
 
@@ -24,6 +26,8 @@ class Services:
     profiles: Profiles
     devices: Devices
     packages: Packages
+    telemetry: Telemetry
+    device_api: DeviceApi
 
     @classmethod
     def build(
@@ -32,6 +36,7 @@ class Services:
         blobs: BlobStore,
         clock: Clock,
         authenticator: Authenticator,
+        notifier: Notifier,
         max_package_size: int,
     ) -> Services:
         audit = AuditLog(storage, clock)
@@ -44,4 +49,6 @@ class Services:
             profiles=Profiles(storage, clock, audit),
             devices=Devices(storage, clock, audit),
             packages=Packages(storage, blobs, clock, audit, max_package_size),
+            telemetry=Telemetry(storage, clock, notifier),
+            device_api=DeviceApi(storage, blobs, clock),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from ..domain.model import (
     Tenant,
     User,
 )
+from ..domain.telemetry import Attribute, AttributeScope, TelemetryPoint
 
 T = TypeVar("T")
 
@@ -53,6 +54,32 @@ class ProfileRepository(EntityRepository[DeviceProfile], Protocol):
     async def count_using_package(self, package_id: UUID) -> int: ...
 
 
+class DeviceDataRepository(Protocol):
+    async def save_attributes(
+        self, device_id: UUID, scope: AttributeScope, values: dict[str, Any], ts: int
+    ) -> None: ...
+    async def delete_attributes(
+        self, device_id: UUID, scope: AttributeScope, keys: Iterable[str]
+    ) -> list[str]: ...
+    async def attributes(
+        self, device_id: UUID, scope: AttributeScope, keys: Sequence[str] | None = None
+    ) -> list[Attribute]: ...
+    async def save_telemetry(self, device_id: UUID, points: Sequence[TelemetryPoint]) -> None: ...
+    async def telemetry(
+        self,
+        device_id: UUID,
+        keys: Sequence[str],
+        start_ts: int,
+        end_ts: int,
+        limit: int,
+        descending: bool = True,
+    ) -> dict[str, list[TelemetryPoint]]: ...
+    async def latest_telemetry(
+        self, device_id: UUID, keys: Sequence[str] | None = None
+    ) -> dict[str, TelemetryPoint]: ...
+    async def telemetry_keys(self, device_id: UUID) -> list[str]: ...
+
+
 class Repositories(Protocol):
     """Every repository, bound to one transaction."""
 
@@ -70,6 +97,8 @@ class Repositories(Protocol):
     def credentials(self) -> EntityRepository[DeviceCredentials]: ...
     @property
     def packages(self) -> PackageRepository: ...
+    @property
+    def device_data(self) -> DeviceDataRepository: ...
     @property
     def audit(self) -> EntityRepository[AuditEntry]: ...
 
@@ -113,6 +142,12 @@ class BlobStore(Protocol):
     async def discard(self, staged: StagedBlob) -> None: ...
     def path_of(self, sha256: str) -> Path: ...
     async def delete(self, sha256: str) -> None: ...
+
+
+class Notifier(Protocol):
+    """Delivers a shared-attribute update to a device's live sessions, whatever transport."""
+
+    async def publish(self, device_id: UUID, update: dict[str, Any]) -> None: ...
 
 
 class Clock(Protocol):

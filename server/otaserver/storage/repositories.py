@@ -28,6 +28,7 @@ from ..domain.model import (
 )
 from ..services.ports import DuplicateKey
 from . import tables
+from .devicedata import DeviceDataRepository
 
 T = TypeVar("T")
 
@@ -241,6 +242,7 @@ class SqlRepositories:
         self.packages = PackageRepository(
             connection, tables.ota_packages, OtaPackage, "title", _PACKAGE_SORT
         )
+        self.device_data = DeviceDataRepository(connection)
         self.audit = TableRepository(
             connection,
             tables.audit_log,

@@ -15,6 +15,7 @@ from ..domain.enums import (
     EntityType,
     OtaPackageType,
 )
+from ..domain.telemetry import AttributeScope
 
 metadata = sa.MetaData(
     naming_convention={
@@ -210,4 +211,27 @@ server_values = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+attributes = sa.Table(
+    "attributes",
+    metadata,
+    sa.Column(
+        "device_id", sa.Uuid, sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("scope", _enum(AttributeScope), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.JSON),
+    sa.Column("last_update_ts", sa.BigInteger, nullable=False),
+)
+
+telemetry = sa.Table(
+    "telemetry",
+    metadata,
+    sa.Column(
+        "device_id", sa.Uuid, sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("ts", sa.BigInteger, primary_key=True),
+    sa.Column("value", sa.JSON),
 )

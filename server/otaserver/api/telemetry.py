@@ -1,0 +1,193 @@
+"""ThingsBoard's telemetry plugin API for devices: attributes and time series."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..domain.errors import BadRequest
+from ..domain.telemetry import AttributeScope, TelemetryPoint, split_keys
+from .body import optional_int, parse_uuid, query_int
+from .routing import Operation, Param, principal, services
+
+BASE = "/api/plugins/telemetry/{entityType}/{entityId}"
+DEFAULT_LIMIT = 100
+
+
+def _device_id(request: Request) -> UUID:
+    if request.path_params["entityType"] != "DEVICE":
+        raise BadRequest("otakit keeps attributes and telemetry of DEVICE entities only")
+    return parse_uuid(request.path_params["entityId"])
+
+
+def _scope(request: Request) -> AttributeScope:
+    name = request.path_params["scope"]
+    try:
+        return AttributeScope(name)
+    except ValueError:
+        allowed = ", ".join(s.value for s in AttributeScope)
+        raise BadRequest(f"Unknown attribute scope '{name}'; use one of {allowed}") from None
+
+
+def _keys(request: Request) -> list[str] | None:
+    return split_keys(*request.query_params.getlist("keys"))
+
+
+def wire_value(value: Any, strict: bool) -> Any:
+    """ThingsBoard's REST answers values as text unless `useStrictDataTypes=true`."""
+    if strict or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def save_attributes(request: Request) -> Response:
+    payload = json.loads(await request.body() or b"null")
+    await services(request).telemetry.save_attributes(
+        principal(request), _device_id(request), _scope(request), payload
+    )
+    return Response(status_code=200)
+
+
+async def delete_attributes(request: Request) -> Response:
+    keys = _keys(request)
+    if not keys:
+        raise BadRequest("Parameter 'keys' is required")
+    await services(request).telemetry.delete_attributes(
+        principal(request), _device_id(request), _scope(request), keys
+    )
+    return Response(status_code=200)
+
+
+async def _attributes(request: Request, scopes: list[AttributeScope]) -> Response:
+    found = await services(request).telemetry.attributes(
+        principal(request), _device_id(request), scopes, _keys(request)
+    )
+    return JSONResponse(
+        [{"key": a.key, "value": a.value, "lastUpdateTs": a.last_update_ts} for a in found]
+    )
+
+
+async def scoped_attributes(request: Request) -> Response:
+    return await _attributes(request, [_scope(request)])
+
+
+async def all_attributes(request: Request) -> Response:
+    return await _attributes(request, list(AttributeScope))
+
+
+async def timeseries(request: Request) -> Response:
+    """Latest values, or with startTs and endTs the history (newest first unless orderBy=ASC)."""
+    user, device_id, keys = principal(request), _device_id(request), _keys(request)
+    strict = request.query_params.get("useStrictDataTypes", "false").lower() == "true"
+    telemetry = services(request).telemetry
+    start = optional_int(request, "startTs")
+    series: dict[str, list[TelemetryPoint]]
+    if start is None:
+        latest = await telemetry.latest(user, device_id, keys)
+        series = {key: [point] for key, point in latest.items()}
+    else:
+        if not keys:
+            raise BadRequest("Parameter 'keys' is required with startTs")
+        order = (request.query_params.get("orderBy") or "DESC").upper()
+        if order not in ("ASC", "DESC"):
+            raise BadRequest("Parameter 'orderBy' must be ASC or DESC")
+        series = await telemetry.history(
+            user,
+            device_id,
+            keys,
+            start,
+            query_int(request, "endTs"),
+            query_int(request, "limit", DEFAULT_LIMIT, minimum=1),
+            order == "DESC",
+        )
+    return JSONResponse(
+        {
+            key: [{"ts": p.ts, "value": wire_value(p.value, strict)} for p in points]
+            for key, points in series.items()
+        }
+    )
+
+
+async def timeseries_keys(request: Request) -> Response:
+    keys = await services(request).telemetry.keys(principal(request), _device_id(request))
+    return JSONResponse(keys)
+
+
+TAG = "Telemetry"
+KEYS = Param("keys", "Comma-separated keys")
+OPERATIONS = [
+    Operation(
+        "POST",
+        BASE + "/attributes/{scope}",
+        save_attributes,
+        "Save SHARED_SCOPE or SERVER_SCOPE attributes; shared ones reach the device",
+        TAG,
+        body="AttributesBody",
+    ),
+    Operation(
+        "POST",
+        BASE + "/{scope}",
+        save_attributes,
+        "Save attributes (ThingsBoard's v2 path)",
+        TAG,
+        body="AttributesBody",
+    ),
+    Operation(
+        "DELETE",
+        BASE + "/{scope}",
+        delete_attributes,
+        "Delete attributes; deleted shared keys reach the device",
+        TAG,
+        query=[Param("keys", "Comma-separated keys", required=True)],
+    ),
+    Operation(
+        "GET",
+        BASE + "/values/attributes/{scope}",
+        scoped_attributes,
+        "Attributes of one scope",
+        TAG,
+        query=[KEYS],
+        response="AttributeList",
+    ),
+    Operation(
+        "GET",
+        BASE + "/values/attributes",
+        all_attributes,
+        "Attributes of every scope",
+        TAG,
+        query=[KEYS],
+        response="AttributeList",
+    ),
+    Operation(
+        "GET",
+        BASE + "/values/timeseries",
+        timeseries,
+        "Latest telemetry, or its history between startTs and endTs",
+        TAG,
+        query=[
+            KEYS,
+            Param("startTs", "From, ms", type="integer"),
+            Param("endTs", "To, ms", type="integer"),
+            Param("limit", "Points per key (100)", type="integer"),
+            Param("orderBy", "ASC or DESC (default)"),
+            Param("useStrictDataTypes", "true: values keep their JSON types"),
+        ],
+        response="TimeseriesMap",
+    ),
+    Operation(
+        "GET",
+        BASE + "/keys/timeseries",
+        timeseries_keys,
+        "Telemetry keys of a device",
+        TAG,
+        response="KeyList",
+    ),
+]

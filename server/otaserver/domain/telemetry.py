@@ -1,0 +1,78 @@
+"""Device data as ThingsBoard's device API carries it: telemetry points and attributes.
+
+Parsing is pure: the caller passes the current time for points that carry none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .errors import BadRequest
+
+JsonValue = Any
+
+
+class AttributeScope(StrEnum):
+    """ThingsBoard's attribute scopes; devices write CLIENT, users SHARED and SERVER."""
+
+    CLIENT_SCOPE = "CLIENT_SCOPE"
+    SHARED_SCOPE = "SHARED_SCOPE"
+    SERVER_SCOPE = "SERVER_SCOPE"
+
+
+@dataclass(frozen=True)
+class TelemetryPoint:
+    key: str
+    ts: int
+    value: JsonValue
+
+
+@dataclass(frozen=True)
+class Attribute:
+    key: str
+    value: JsonValue
+    last_update_ts: int
+
+
+MAX_KEY_LENGTH = 255
+
+
+def _check_values(values: object) -> dict[str, JsonValue]:
+    if not isinstance(values, dict):
+        raise BadRequest("Telemetry values must be a JSON object of key-value pairs")
+    for key in values:
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise BadRequest(f"Telemetry key must be 1 to {MAX_KEY_LENGTH} characters")
+    return values
+
+
+def _points_of(entry: object, now_ms: int) -> list[TelemetryPoint]:
+    if isinstance(entry, dict) and "ts" in entry and "values" in entry:
+        ts = entry["ts"]
+        if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
+            raise BadRequest("Telemetry 'ts' must be milliseconds since the epoch")
+        values = _check_values(entry["values"])
+    else:
+        ts, values = now_ms, _check_values(entry)
+    # ThingsBoard drops null values rather than storing them (its SDK sends some).
+    return [TelemetryPoint(key, ts, value) for key, value in values.items() if value is not None]
+
+
+def parse_telemetry(payload: object, now_ms: int) -> list[TelemetryPoint]:
+    """A flat object, `{"ts": ..., "values": {...}}`, or an array of either."""
+    entries = payload if isinstance(payload, list) else [payload]
+    return [point for entry in entries for point in _points_of(entry, now_ms)]
+
+
+def parse_attributes(payload: object) -> dict[str, JsonValue]:
+    return _check_values(payload)
+
+
+def split_keys(*raw: str | None) -> list[str] | None:
+    """Keys from comma lists (and repeated parameters); None when none was given at all."""
+    given = [part for part in raw if part is not None]
+    if not given:
+        return None
+    return [key.strip() for part in given for key in part.split(",") if key.strip()]

@@ -1,0 +1,103 @@
+"""What devices do through any transport: authenticate by token, report, read, download."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from ..domain.enums import OtaPackageType
+from ..domain.errors import Unauthorized
+from ..domain.model import OtaPackage
+from ..domain.rules import effective_package_id
+from ..domain.telemetry import AttributeScope, parse_attributes, parse_telemetry
+from .ports import BlobStore, Clock, Storage
+
+BAD_TOKEN = "Invalid device access token"
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    device_id: UUID
+    tenant_id: UUID
+    name: str
+
+
+@dataclass(frozen=True)
+class PackageData:
+    """A package with data, and where its bytes lie."""
+
+    package: OtaPackage
+    path: Path
+
+    @property
+    def size(self) -> int:
+        return self.package.data_size or 0
+
+
+class DeviceApi:
+    def __init__(self, storage: Storage, blobs: BlobStore, clock: Clock) -> None:
+        self._storage = storage
+        self._blobs = blobs
+        self._clock = clock
+
+    async def authenticate(self, token: str) -> DeviceIdentity:
+        async with self._storage.transaction() as repos:
+            found = await repos.credentials.find(credentials_id=token)
+            device = await repos.devices.get(found[0].device_id) if found else None
+        if device is None:
+            raise Unauthorized(BAD_TOKEN)
+        return DeviceIdentity(device.id, device.tenant_id, device.name)
+
+    async def post_telemetry(self, device: DeviceIdentity, payload: object) -> None:
+        points = parse_telemetry(payload, self._clock.now_ms())
+        async with self._storage.transaction() as repos:
+            await repos.device_data.save_telemetry(device.device_id, points)
+
+    async def post_attributes(self, device: DeviceIdentity, payload: object) -> None:
+        values = parse_attributes(payload)
+        async with self._storage.transaction() as repos:
+            await repos.device_data.save_attributes(
+                device.device_id, AttributeScope.CLIENT_SCOPE, values, self._clock.now_ms()
+            )
+
+    async def attributes(
+        self, device: DeviceIdentity, client_keys: list[str] | None, shared_keys: list[str] | None
+    ) -> dict[str, dict[str, Any]]:
+        """`{"client": {...}, "shared": {...}}`, a section left out when empty.
+
+        With no keys asked for at all, every attribute of both scopes.
+        """
+        everything = client_keys is None and shared_keys is None
+        answer: dict[str, dict[str, Any]] = {}
+        async with self._storage.transaction() as repos:
+            for section, scope, keys in (
+                ("client", AttributeScope.CLIENT_SCOPE, client_keys),
+                ("shared", AttributeScope.SHARED_SCOPE, shared_keys),
+            ):
+                if keys is None and not everything:
+                    continue
+                found = await repos.device_data.attributes(device.device_id, scope, keys)
+                if found:
+                    answer[section] = {a.key: a.value for a in found}
+        return answer
+
+    async def package(
+        self, device: DeviceIdentity, package_type: OtaPackageType
+    ) -> OtaPackage | None:
+        """The device's effective package of this type (spec §4.1), or None."""
+        async with self._storage.transaction() as repos:
+            row = await repos.devices.get(device.device_id)
+            if row is None:
+                raise Unauthorized(BAD_TOKEN)
+            profile = await repos.profiles.get(row.device_profile_id)
+            assert profile is not None
+            package_id = effective_package_id(row, profile, package_type)
+            return None if package_id is None else await repos.packages.get(package_id)
+
+    def data_of(self, package: OtaPackage) -> PackageData | None:
+        """Where the package's bytes are; None for a URL package or one without data."""
+        if package.data_sha256 is None:
+            return None
+        return PackageData(package, self._blobs.path_of(package.data_sha256))

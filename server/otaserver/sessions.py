@@ -1,0 +1,51 @@
+"""The live device sessions of this process, so an attribute push reaches every transport alike.
+
+MQTT connections, CoAP observations and HTTP long polls each register a listener for their device;
+`publish` hands an update (the flat JSON of spec §6.2, `{"deleted": [...]}` included) to each.
+A listener must not block: transports queue the update and send it from their own task.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+Update = dict[str, Any]
+Listener = Callable[[Update], None]
+
+
+@dataclass(eq=False)
+class Subscription:
+    device_id: UUID
+    listener: Listener
+    registry: SessionRegistry = field(repr=False)
+
+    def close(self) -> None:
+        self.registry.unsubscribe(self)
+
+
+class SessionRegistry:
+    def __init__(self) -> None:
+        self._listeners: dict[UUID, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, device_id: UUID, listener: Listener) -> Subscription:
+        subscription = Subscription(device_id, listener, self)
+        self._listeners[device_id].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        listeners = self._listeners.get(subscription.device_id)
+        if listeners is not None:
+            listeners.discard(subscription)
+            if not listeners:
+                del self._listeners[subscription.device_id]
+
+    def count(self, device_id: UUID) -> int:
+        return len(self._listeners.get(device_id, ()))
+
+    async def publish(self, device_id: UUID, update: Update) -> None:
+        for subscription in list(self._listeners.get(device_id, ())):
+            subscription.listener(update)

@@ -1,0 +1,1 @@
+"""Device transports: HTTP, MQTT and CoAP device APIs."""

@@ -1,0 +1,202 @@
+"""ThingsBoard's HTTP device API under /api/v1/{token} (spec §6.3), on the REST API's port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+from ..api.body import query_int
+from ..api.routing import Operation, Param, services
+from ..domain.enums import OtaPackageType
+from ..domain.errors import BadRequest, NotFound, OtaError
+from ..domain.ota import chunk_range
+from ..domain.telemetry import split_keys
+from ..services.device_api import DeviceIdentity, PackageData
+from ..sessions import SessionRegistry
+
+READ_SIZE = 64 * 1024
+DEFAULT_POLL_MS = 60_000
+MAX_POLL_MS = 600_000
+
+
+class RequestTimeout(OtaError):
+    status = 408
+
+
+async def _device(request: Request) -> DeviceIdentity:
+    return await services(request).device_api.authenticate(request.path_params["token"])
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise BadRequest("Invalid request body: not JSON") from None
+
+
+async def post_telemetry(request: Request) -> Response:
+    device = await _device(request)
+    await services(request).device_api.post_telemetry(device, await _json(request))
+    return Response(status_code=200)
+
+
+async def post_attributes(request: Request) -> Response:
+    device = await _device(request)
+    await services(request).device_api.post_attributes(device, await _json(request))
+    return Response(status_code=200)
+
+
+async def get_attributes(request: Request) -> Response:
+    device = await _device(request)
+    query = request.query_params
+    answer = await services(request).device_api.attributes(
+        device, split_keys(*query.getlist("clientKeys")), split_keys(*query.getlist("sharedKeys"))
+    )
+    return JSONResponse(answer)
+
+
+async def attribute_updates(request: Request) -> Response:
+    """Long poll: the next shared-attribute update, or 408 when `timeout` ms pass first."""
+    device = await _device(request)
+    timeout_ms = query_int(request, "timeout", 0) or DEFAULT_POLL_MS
+    sessions: SessionRegistry = request.app.state.sessions
+    updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    subscription = sessions.subscribe(device.device_id, updates.put_nowait)
+    try:
+        update = await asyncio.wait_for(updates.get(), min(timeout_ms, MAX_POLL_MS) / 1000)
+    except TimeoutError:
+        raise RequestTimeout("No attribute update before the timeout") from None
+    finally:
+        subscription.close()
+    return JSONResponse(update)
+
+
+async def _download(request: Request, package_type: OtaPackageType) -> Response:
+    device = await _device(request)
+    query = request.query_params
+    for name in ("title", "version"):
+        if query.get(name) is None:
+            raise BadRequest(f"Required request parameter '{name}' is not present")
+    chunk_size = query_int(request, "size", 0)
+    index = query_int(request, "chunk", 0)
+    api = services(request).device_api
+    package = await api.package(device, package_type)
+    data = None if package is None else api.data_of(package)
+    if package is None or data is None:
+        raise NotFound(f"No {package_type.value.lower()} is assigned to this device")
+    if (query["title"], query["version"]) != (package.title, package.version):
+        raise BadRequest(
+            f"Requested {query['title']} {query['version']}, but the assigned "
+            f"{package_type.value.lower()} is {package.title} {package.version}"
+        )
+    headers = {
+        "Content-Disposition": f"attachment;filename={package.file_name}",
+        "x-filename": package.file_name or "",
+    }
+    media_type = package.content_type or "application/octet-stream"
+    if chunk_size == 0:
+        # The whole file; Starlette answers a Range request with 206, so downloads resume.
+        return FileResponse(data.path, media_type=media_type, headers=headers)
+    start, end = chunk_range(data.size, chunk_size, index)
+    headers["Content-Length"] = str(end - start)
+    return StreamingResponse(_read(data, start, end), media_type=media_type, headers=headers)
+
+
+async def _read(data: PackageData, start: int, end: int) -> AsyncIterator[bytes]:
+    async with await anyio.open_file(data.path, "rb") as file:
+        await file.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            piece = await file.read(min(READ_SIZE, remaining))
+            if not piece:
+                return
+            remaining -= len(piece)
+            yield piece
+
+
+async def firmware(request: Request) -> Response:
+    return await _download(request, OtaPackageType.FIRMWARE)
+
+
+async def software(request: Request) -> Response:
+    return await _download(request, OtaPackageType.SOFTWARE)
+
+
+TAG = "Device API (HTTP)"
+BASE = "/api/v1/{token}"
+DOWNLOAD_QUERY = [
+    Param("title", "Title of the assigned package", required=True),
+    Param("version", "Version of the assigned package", required=True),
+    Param("size", "Chunk size in bytes; 0 or none: the whole file", type="integer"),
+    Param("chunk", "Chunk index from 0 (not a byte offset)", type="integer"),
+]
+OPERATIONS = [
+    Operation(
+        "POST",
+        BASE + "/telemetry",
+        post_telemetry,
+        "Report telemetry: an object, {ts, values}, or an array",
+        TAG,
+        body="AttributesBody",
+        public=True,
+    ),
+    Operation(
+        "POST",
+        BASE + "/attributes",
+        post_attributes,
+        "Report client attributes",
+        TAG,
+        body="AttributesBody",
+        public=True,
+    ),
+    Operation(
+        "GET",
+        BASE + "/attributes",
+        get_attributes,
+        "Read client and shared attributes",
+        TAG,
+        public=True,
+        query=[
+            Param("clientKeys", "Comma-separated keys"),
+            Param("sharedKeys", "Comma-separated keys"),
+        ],
+        response="DeviceAttributes",
+    ),
+    Operation(
+        "GET",
+        BASE + "/attributes/updates",
+        attribute_updates,
+        "Long poll for the next shared-attribute update (408 on timeout)",
+        TAG,
+        public=True,
+        query=[Param("timeout", "Milliseconds (default 60000)", type="integer")],
+        response="AttributesBody",
+        responses={408: "No update before the timeout"},
+    ),
+    Operation(
+        "GET",
+        BASE + "/firmware",
+        firmware,
+        "Download the assigned firmware, whole (Range supported) or by chunk",
+        TAG,
+        public=True,
+        query=DOWNLOAD_QUERY,
+        response="bytes",
+    ),
+    Operation(
+        "GET",
+        BASE + "/software",
+        software,
+        "Download the assigned software, whole (Range supported) or by chunk",
+        TAG,
+        public=True,
+        query=DOWNLOAD_QUERY,
+        response="bytes",
+    ),
+]
