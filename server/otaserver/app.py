@@ -21,6 +21,8 @@ from .settings import Settings
 from .storage.database import create_engine, migrate
 from .storage.repositories import SqlStorage
 from .transports import http as http_device_api
+from .transports.mqtt.connection import Limits
+from .transports.mqtt.server import MqttServer
 
 log = logging.getLogger("otakit")
 
@@ -60,10 +62,22 @@ def create_app(settings: Settings) -> Starlette:
         app.state.services = Services.build(
             storage, blobs, clock, authenticator, sessions, settings.max_package_size
         )
-        _print_report(await _bootstrap(settings, storage, clock), settings)
+        report = await _bootstrap(settings, storage, clock)
+        mqtt = MqttServer(
+            app.state.services.device_api,
+            sessions,
+            Limits(
+                max_chunk_size=settings.mqtt_max_chunk_size,
+                max_packet_size=settings.mqtt_max_packet_size,
+            ),
+        )
+        if settings.mqtt_port:
+            await mqtt.start(settings.host, settings.mqtt_port)
+        _print_report(report, settings)
         try:
             yield
         finally:
+            await mqtt.close()
             await engine.dispose()
 
     return Starlette(
@@ -83,7 +97,9 @@ async def _bootstrap(settings: Settings, storage: SqlStorage, clock: SystemClock
 
 
 def _print_report(report: StartupReport, settings: Settings) -> None:
-    lines = [f"otakit is serving on http://{settings.http_host}:{settings.http_port}"]
+    lines = [f"otakit is serving HTTP on {settings.host}:{settings.http_port}"]
+    if settings.mqtt_port:
+        lines.append(f"MQTT on {settings.host}:{settings.mqtt_port}")
     if report.admin_email:
         lines.append(f"System administrator created: {report.admin_email}")
         if report.admin_password:

@@ -42,7 +42,7 @@ def serve(values: dict[str, object]) -> int:
     )
     config = uvicorn.Config(
         create_app(settings),
-        host=settings.http_host,
+        host=settings.host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         lifespan="on",

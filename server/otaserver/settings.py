@@ -69,8 +69,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "data_dir", "./otakit-data", Path, "Directory of the SQLite database and the package blobs."
     ),
-    SettingSpec("http_host", "0.0.0.0", str, "Address the HTTP server listens on."),
+    SettingSpec("host", "0.0.0.0", str, "Address every listener binds: HTTP, MQTT and CoAP."),
     SettingSpec("http_port", 8080, _port, "Port of the REST API and the HTTP device API."),
+    SettingSpec("mqtt_port", 1883, _port, "Port of the MQTT device API; 0 turns it off."),
+    SettingSpec("coap_port", 5683, _port, "UDP port of the CoAP device API; 0 turns it off."),
+    SettingSpec(
+        "mqtt_max_chunk_size",
+        1024 * 1024,
+        _positive_int,
+        "Largest chunk a device may ask for over MQTT; larger gets PAYLOAD_TOO_LARGE.",
+    ),
+    SettingSpec(
+        "mqtt_max_packet_size",
+        1024 * 1024,
+        _positive_int,
+        "Largest MQTT packet a device may send; a larger one closes its connection.",
+    ),
     SettingSpec(
         "database_url",
         "",
@@ -117,8 +131,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
-    http_host: str
+    host: str
     http_port: int
+    mqtt_port: int
+    coap_port: int
+    mqtt_max_chunk_size: int
+    mqtt_max_packet_size: int
     database_url: str
     max_package_size: int
     admin_email: str

@@ -28,9 +28,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class ServerProcess:
     url: str
+    mqtt_port: int
+    coap_port: int
     data_dir: Path
     database_url: str
     process: subprocess.Popen[str]
@@ -56,7 +64,7 @@ def start_server(
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
 ) -> ServerProcess:
-    port = free_port()
+    port, mqtt_port, coap_port = free_port(), free_port(), free_udp_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
     environment = {
@@ -71,10 +79,14 @@ def start_server(
         "-m",
         "otaserver.cli",
         "serve",
-        "--http-host",
+        "--host",
         "127.0.0.1",
         "--http-port",
         str(port),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--coap-port",
+        str(coap_port),
         "--data-dir",
         str(data_dir),
         *extra_args,
@@ -85,7 +97,9 @@ def start_server(
         process = subprocess.Popen(
             args, stdout=log_file, stderr=subprocess.STDOUT, text=True, env=environment
         )
-    server = ServerProcess(f"http://127.0.0.1:{port}", data_dir, database_url, process, log_path)
+    server = ServerProcess(
+        f"http://127.0.0.1:{port}", mqtt_port, coap_port, data_dir, database_url, process, log_path
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

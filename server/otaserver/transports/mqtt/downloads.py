@@ -1,0 +1,71 @@
+"""Chunked package downloads over MQTT: request-id bindings and the PUBLISH that carries data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+
+from ...services.device_api import PackageData
+from .codec import encode
+from .packets import ProtocolVersion, Publish
+from .properties import pack_varint
+
+READ_SIZE = 256 * 1024
+# The largest remaining length MQTT can express.
+MAX_REMAINING_LENGTH = 268_435_455
+
+
+class DownloadError(Exception):
+    """A download error, sent as text on v2/fw/error before the connection closes."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class Binding:
+    """A request id's package for the rest of the connection, and its last chunk size."""
+
+    data: PackageData
+    chunk_size: int = 0
+
+
+def parse_chunk_size(payload: bytes) -> int:
+    """The chunk size of a request: decimal text; empty means 0 (whole file or the last size)."""
+    text = payload.decode("ascii", "replace").strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise DownloadError("INVALID_CHUNK_SIZE")
+    return int(text)
+
+
+def publish_header(
+    topic: str, qos: int, packet_id: int | None, payload_size: int, version: ProtocolVersion
+) -> bytes:
+    """The bytes of a PUBLISH up to its payload, for a payload streamed after it."""
+    empty = encode(Publish(topic, b"", qos=qos, packet_id=packet_id), version)
+    length_bytes = 1
+    while empty[length_bytes] & 0x80:
+        length_bytes += 1
+    body = empty[1 + length_bytes :]
+    remaining = len(body) + payload_size
+    if remaining > MAX_REMAINING_LENGTH:
+        raise DownloadError("PAYLOAD_TOO_LARGE")
+    return empty[:1] + pack_varint(remaining) + body
+
+
+async def read_range(data: PackageData, start: int, end: int) -> AsyncIterator[bytes]:
+    """The bytes [start, end) of a package, a piece at a time, never the whole of it."""
+    async with await anyio.open_file(data.path, "rb") as file:
+        await file.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            piece = await file.read(min(READ_SIZE, remaining))
+            if not piece:
+                raise DownloadError("UNKNOWN")  # the file shrank under us
+            remaining -= len(piece)
+            yield piece

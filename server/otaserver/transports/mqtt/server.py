@@ -1,0 +1,57 @@
+"""The asyncio MQTT server: accepts connections and keeps one per client id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from ...services.device_api import DeviceApi
+from ...sessions import SessionRegistry
+from .connection import Connection, Limits
+
+
+class MqttServer:
+    def __init__(self, device_api: DeviceApi, sessions: SessionRegistry, limits: Limits) -> None:
+        self._device_api, self._sessions, self._limits = device_api, sessions, limits
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._by_client_id: dict[str, Connection] = {}
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._serve, host, port, limit=1 << 20)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        connection = Connection(reader, writer, self._device_api, self._sessions, self._limits)
+        try:
+            await connection.run(self._take_over)
+        finally:
+            self._tasks.discard(task)
+            if self._by_client_id.get(connection.client_id) is connection:
+                del self._by_client_id[connection.client_id]
+
+    def _take_over(self, connection: Connection) -> None:
+        """A second connection with a client id ends the first (MQTT's session take-over)."""
+        previous = self._by_client_id.get(connection.client_id)
+        if previous is not None and previous is not connection:
+            previous.close()
+        self._by_client_id[connection.client_id] = connection
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
