@@ -21,6 +21,7 @@ from .settings import Settings
 from .storage.database import create_engine, migrate
 from .storage.repositories import SqlStorage
 from .transports import http as http_device_api
+from .transports.coap import CoapServer
 from .transports.mqtt.connection import Limits
 from .transports.mqtt.server import MqttServer
 
@@ -73,11 +74,15 @@ def create_app(settings: Settings) -> Starlette:
         )
         if settings.mqtt_port:
             await mqtt.start(settings.host, settings.mqtt_port)
+        coap = CoapServer(app.state.services.device_api, sessions)
+        if settings.coap_port:
+            await coap.start(settings.host, settings.coap_port)
         _print_report(report, settings)
         try:
             yield
         finally:
             await mqtt.close()
+            await coap.close()
             await engine.dispose()
 
     return Starlette(
@@ -100,6 +105,8 @@ def _print_report(report: StartupReport, settings: Settings) -> None:
     lines = [f"otakit is serving HTTP on {settings.host}:{settings.http_port}"]
     if settings.mqtt_port:
         lines.append(f"MQTT on {settings.host}:{settings.mqtt_port}")
+    if settings.coap_port:
+        lines.append(f"CoAP on {settings.host}:{settings.coap_port} (UDP)")
     if report.admin_email:
         lines.append(f"System administrator created: {report.admin_email}")
         if report.admin_password:

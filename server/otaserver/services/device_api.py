@@ -12,7 +12,7 @@ from ..domain.errors import Unauthorized
 from ..domain.model import OtaPackage
 from ..domain.rules import effective_package_id
 from ..domain.telemetry import AttributeScope, parse_attributes, parse_telemetry
-from .ports import BlobStore, Clock, Storage
+from .ports import BlobStore, Clock, Repositories, Storage
 
 BAD_TOKEN = "Invalid device access token"
 
@@ -44,11 +44,22 @@ class DeviceApi:
 
     async def authenticate(self, token: str) -> DeviceIdentity:
         async with self._storage.transaction() as repos:
-            found = await repos.credentials.find(credentials_id=token)
-            device = await repos.devices.get(found[0].device_id) if found else None
+            return await self._identify(repos, token)
+
+    async def _identify(self, repos: Repositories, token: str) -> DeviceIdentity:
+        found = await repos.credentials.find(credentials_id=token)
+        device = await repos.devices.get(found[0].device_id) if found else None
         if device is None:
             raise Unauthorized(BAD_TOKEN)
         return DeviceIdentity(device.id, device.tenant_id, device.name)
+
+    async def download_target(
+        self, token: str, package_type: OtaPackageType
+    ) -> tuple[DeviceIdentity, OtaPackage | None]:
+        """The device of a token and its effective package, in one transaction."""
+        async with self._storage.transaction() as repos:
+            device = await self._identify(repos, token)
+            return device, await self._effective(repos, device, package_type)
 
     async def post_telemetry(self, device: DeviceIdentity, payload: object) -> None:
         points = parse_telemetry(payload, self._clock.now_ms())
@@ -88,13 +99,18 @@ class DeviceApi:
     ) -> OtaPackage | None:
         """The device's effective package of this type (spec §4.1), or None."""
         async with self._storage.transaction() as repos:
-            row = await repos.devices.get(device.device_id)
-            if row is None:
-                raise Unauthorized(BAD_TOKEN)
-            profile = await repos.profiles.get(row.device_profile_id)
-            assert profile is not None
-            package_id = effective_package_id(row, profile, package_type)
-            return None if package_id is None else await repos.packages.get(package_id)
+            return await self._effective(repos, device, package_type)
+
+    async def _effective(
+        self, repos: Repositories, device: DeviceIdentity, package_type: OtaPackageType
+    ) -> OtaPackage | None:
+        row = await repos.devices.get(device.device_id)
+        if row is None:
+            raise Unauthorized(BAD_TOKEN)
+        profile = await repos.profiles.get(row.device_profile_id)
+        assert profile is not None
+        package_id = effective_package_id(row, profile, package_type)
+        return None if package_id is None else await repos.packages.get(package_id)
 
     def data_of(self, package: OtaPackage) -> PackageData | None:
         """Where the package's bytes are; None for a URL package or one without data."""

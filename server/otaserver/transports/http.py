@@ -78,7 +78,6 @@ async def attribute_updates(request: Request) -> Response:
 
 
 async def _download(request: Request, package_type: OtaPackageType) -> Response:
-    device = await _device(request)
     query = request.query_params
     for name in ("title", "version"):
         if query.get(name) is None:
@@ -86,7 +85,7 @@ async def _download(request: Request, package_type: OtaPackageType) -> Response:
     chunk_size = query_int(request, "size", 0)
     index = query_int(request, "chunk", 0)
     api = services(request).device_api
-    package = await api.package(device, package_type)
+    _, package = await api.download_target(request.path_params["token"], package_type)
     data = None if package is None else api.data_of(package)
     if package is None or data is None:
         raise NotFound(f"No {package_type.value.lower()} is assigned to this device")
