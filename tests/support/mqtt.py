@@ -13,11 +13,15 @@ VERSIONS = {"3.1.1": MQTTProtocolVersion.MQTTv311, "5": MQTTProtocolVersion.MQTT
 
 
 class MqttDevice:
-    def __init__(self, port: int, token: str, version: str = "5", keepalive: int = 60) -> None:
+    def __init__(
+        self, port: int, token: str, version: str = "5", keepalive: int = 60, client_id: str = ""
+    ) -> None:
         self.messages: queue.Queue[paho.MQTTMessage] = queue.Queue()
         self.connected: queue.Queue[Any] = queue.Queue()
         self.disconnected = False
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=VERSIONS[version])
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=VERSIONS[version]
+        )
         self.client.username_pw_set(token)
         self.client.on_message = lambda _c, _u, message: self.messages.put(message)
         self.client.on_connect = lambda _c, _u, _f, code, _p: self.connected.put(code)
