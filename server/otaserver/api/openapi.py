@@ -193,6 +193,7 @@ SCHEMAS: JsonDict = {
         "additionalProperties": {"type": "array", "items": _object({"ts": _INT, "value": {}})},
     },
     "KeyList": {"type": "array", "items": _STRING},
+    "DeviceAttributes": _object({"client": {"type": "object"}, "shared": {"type": "object"}}),
 }
 for _item in (
     "User",

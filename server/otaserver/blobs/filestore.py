@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
+import anyio
 import anyio.to_thread
 
 from ..domain.enums import ChecksumAlgorithm
-from ..services.ports import BlobTooLarge, StagedBlob
+from ..services.ports import BlobMissing, BlobTooLarge, StagedBlob
 from .digests import Digest, new_digest
 
-READ_SIZE = 1024 * 1024
+READ_SIZE = 256 * 1024
 # A staged file untouched this long belongs to no live upload (an upload writes continually).
 STALE_STAGING_SECONDS = 3600
 
@@ -81,6 +82,20 @@ class FileBlobStore:
 
     async def discard(self, staged: StagedBlob) -> None:
         staged.path.unlink(missing_ok=True)
+
+    async def read(self, sha256: str, start: int, end: int) -> AsyncIterator[bytes]:
+        try:
+            async with await anyio.open_file(self.path_of(sha256), "rb") as file:
+                await file.seek(start)
+                remaining = end - start
+                while remaining > 0:
+                    piece = await file.read(min(READ_SIZE, remaining))
+                    if not piece:
+                        raise BlobMissing(f"blob {sha256} ends before byte {end}")
+                    remaining -= len(piece)
+                    yield piece
+        except FileNotFoundError:
+            raise BlobMissing(f"blob {sha256} is gone") from None
 
     async def delete(self, sha256: str) -> None:
         self.path_of(sha256).unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +30,14 @@ class AuditRecord:
 
 
 class AuditLog:
-    def __init__(self, storage: Storage, clock: Clock) -> None:
+    """Also the one place every successful change passes: `on_change` runs after each."""
+
+    def __init__(
+        self, storage: Storage, clock: Clock, on_change: Callable[[], None] = lambda: None
+    ) -> None:
         self._storage = storage
         self._clock = clock
+        self._on_change = on_change
 
     def entry(
         self,
@@ -72,6 +77,7 @@ class AuditLog:
             async with self._storage.transaction() as repos:
                 yield repos, record
                 await repos.audit.add(self.entry(principal, action, record, ActionStatus.SUCCESS))
+            self._on_change()
         except OtaError as error:
             async with self._storage.transaction() as repos:
                 entry = self.entry(principal, action, record, ActionStatus.FAILURE, error.message)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .audit import AuditLog
 from .auth import Authenticator
 from .device_api import DeviceApi
 from .devices import Devices
+from .lookups import LookupCache
 from .packages import Packages
 from .ports import BlobStore, Clock, Notifier, Storage
 from .profiles import Profiles
@@ -39,7 +41,9 @@ class Services:
         notifier: Notifier,
         max_package_size: int,
     ) -> Services:
-        audit = AuditLog(storage, clock)
+        # Device lookups are cached a moment; any audited change (assignment, token...) clears them.
+        lookups: LookupCache[Any] = LookupCache()
+        audit = AuditLog(storage, clock, on_change=lookups.invalidate)
         return cls(
             auth=authenticator,
             audit=audit,
@@ -50,5 +54,5 @@ class Services:
             devices=Devices(storage, clock, audit),
             packages=Packages(storage, blobs, clock, audit, max_package_size),
             telemetry=Telemetry(storage, clock, notifier),
-            device_api=DeviceApi(storage, blobs, clock),
+            device_api=DeviceApi(storage, blobs, clock, lookups),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from ..domain.errors import Unauthorized
 from ..domain.model import OtaPackage
 from ..domain.rules import effective_package_id
 from ..domain.telemetry import AttributeScope, parse_attributes, parse_telemetry
+from .lookups import LookupCache
 from .ports import BlobStore, Clock, Repositories, Storage
 
 BAD_TOKEN = "Invalid device access token"
@@ -37,29 +39,49 @@ class PackageData:
 
 
 class DeviceApi:
-    def __init__(self, storage: Storage, blobs: BlobStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        blobs: BlobStore,
+        clock: Clock,
+        lookups: LookupCache[tuple[DeviceIdentity, OtaPackage | None]] | None = None,
+    ) -> None:
         self._storage = storage
         self._blobs = blobs
         self._clock = clock
+        self._lookups = lookups or LookupCache()
 
     async def authenticate(self, token: str) -> DeviceIdentity:
         async with self._storage.transaction() as repos:
             return await self._identify(repos, token)
 
     async def _identify(self, repos: Repositories, token: str) -> DeviceIdentity:
-        found = await repos.credentials.find(credentials_id=token)
-        device = await repos.devices.get(found[0].device_id) if found else None
-        if device is None:
+        found = await repos.devices.by_token(token)
+        if found is None:
             raise Unauthorized(BAD_TOKEN)
+        device = found[0]
         return DeviceIdentity(device.id, device.tenant_id, device.name)
 
     async def download_target(
         self, token: str, package_type: OtaPackageType
     ) -> tuple[DeviceIdentity, OtaPackage | None]:
-        """The device of a token and its effective package, in one transaction."""
+        """The device of a token and its effective package (cached for a moment)."""
+        return await self._lookups.get(
+            (token, package_type), lambda: self._download_target(token, package_type)
+        )
+
+    async def _download_target(
+        self, token: str, package_type: OtaPackageType
+    ) -> tuple[DeviceIdentity, OtaPackage | None]:
         async with self._storage.transaction() as repos:
-            device = await self._identify(repos, token)
-            return device, await self._effective(repos, device, package_type)
+            found = await repos.devices.by_token(token)
+            if found is None:
+                raise Unauthorized(BAD_TOKEN)
+            device, profile = found
+            identity = DeviceIdentity(device.id, device.tenant_id, device.name)
+            package_id = effective_package_id(device, profile, package_type)
+            package = None if package_id is None else await repos.packages.get(package_id)
+            return identity, package
 
     async def post_telemetry(self, device: DeviceIdentity, payload: object) -> None:
         points = parse_telemetry(payload, self._clock.now_ms())
@@ -111,6 +133,11 @@ class DeviceApi:
         assert profile is not None
         package_id = effective_package_id(row, profile, package_type)
         return None if package_id is None else await repos.packages.get(package_id)
+
+    def read(self, data: PackageData, start: int, end: int) -> AsyncIterator[bytes]:
+        """The package's bytes [start, end), a piece at a time (BlobMissing if they are gone)."""
+        assert data.package.data_sha256 is not None
+        return self._blobs.read(data.package.data_sha256, start, end)
 
     def data_of(self, package: OtaPackage) -> PackageData | None:
         """Where the package's bytes are; None for a URL package or one without data."""

@@ -48,6 +48,7 @@ class PackageRepository(EntityRepository[OtaPackage], Protocol):
 
 class DeviceRepository(EntityRepository[Device], Protocol):
     async def count_using_package(self, package_id: UUID) -> int: ...
+    async def by_token(self, token: str) -> tuple[Device, DeviceProfile] | None: ...
 
 
 class ProfileRepository(EntityRepository[DeviceProfile], Protocol):
@@ -130,6 +131,10 @@ class BlobTooLarge(Exception):
     """Raised while staging when the data passes the size limit."""
 
 
+class BlobMissing(Exception):
+    """Raised while reading when a blob is gone or shorter than its package says."""
+
+
 class BlobStore(Protocol):
     async def stage(
         self,
@@ -141,6 +146,10 @@ class BlobStore(Protocol):
     async def commit(self, staged: StagedBlob) -> None: ...
     async def discard(self, staged: StagedBlob) -> None: ...
     def path_of(self, sha256: str) -> Path: ...
+    def read(self, sha256: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """The bytes [start, end) of a blob, a bounded piece at a time."""
+        ...
+
     async def delete(self, sha256: str) -> None: ...
 
 

@@ -162,7 +162,22 @@ class _UsesPackages(TableRepository[T]):
 
 
 class DeviceRepository(_UsesPackages[Device]):
-    pass
+    async def by_token(self, token: str) -> tuple[Device, DeviceProfile] | None:
+        """The device of an access token and its profile, in one query (the devices' hot path)."""
+        devices, profiles, credentials = tables.devices, tables.device_profiles, tables.credentials
+        query = (
+            sa.select(devices, *[c.label("profile__" + c.name) for c in profiles.c])
+            .join(credentials, credentials.c.device_id == devices.c.id)
+            .join(profiles, profiles.c.id == devices.c.device_profile_id)
+            .where(credentials.c.credentials_id == token)
+        )
+        row = (await self._connection.execute(query)).first()
+        if row is None:
+            return None
+        values = row._mapping
+        device = Device(**{c.name: values[c.name] for c in devices.c})
+        profile = DeviceProfile(**{c.name: values["profile__" + c.name] for c in profiles.c})
+        return device, profile
 
 
 class ProfileRepository(_UsesPackages[DeviceProfile]):

@@ -189,9 +189,7 @@ class DeviceSite(aiocoap.resource.ObservableResource, aiocoap.resource.PathCapab
         block_size = 1 << (szx + 4)
         first = min(start + number * block_size, end)
         last = min(first + block_size, end)
-        with data.path.open("rb") as file:
-            file.seek(first)
-            payload = file.read(last - first)
+        payload = b"".join([piece async for piece in self._api.read(data, first, last)])
         response = _message(Code.CONTENT, payload, size2=end - start)
         if block is not None or end - start > block_size:
             more = last < end

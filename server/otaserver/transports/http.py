@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
@@ -17,7 +15,7 @@ from ..domain.enums import OtaPackageType
 from ..domain.errors import BadRequest, NotFound, OtaError
 from ..domain.ota import chunk_range
 from ..domain.telemetry import split_keys
-from ..services.device_api import DeviceIdentity, PackageData
+from ..services.device_api import DeviceIdentity
 from ..sessions import SessionRegistry
 
 READ_SIZE = 64 * 1024
@@ -104,19 +102,7 @@ async def _download(request: Request, package_type: OtaPackageType) -> Response:
         return FileResponse(data.path, media_type=media_type, headers=headers)
     start, end = chunk_range(data.size, chunk_size, index)
     headers["Content-Length"] = str(end - start)
-    return StreamingResponse(_read(data, start, end), media_type=media_type, headers=headers)
-
-
-async def _read(data: PackageData, start: int, end: int) -> AsyncIterator[bytes]:
-    async with await anyio.open_file(data.path, "rb") as file:
-        await file.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            piece = await file.read(min(READ_SIZE, remaining))
-            if not piece:
-                return
-            remaining -= len(piece)
-            yield piece
+    return StreamingResponse(api.read(data, start, end), media_type=media_type, headers=headers)
 
 
 async def firmware(request: Request) -> Response:

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 from aiocoap.numbers.codes import Code
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.conftest import TenantContext
 from tests.support.coap import CoapClient
 from tests.support.devices import Provisioned, provision
 from tests.support.process import ServerProcess
+from tests.support.strategies import file_and_chunk
 
 DATA = bytes((i * 17 + 5) % 256 for i in range(12_345))
 
@@ -128,16 +128,10 @@ def test_a_device_sees_only_its_own(coap: CoapClient, tenant: TenantContext) -> 
     assert coap.get(f"/fw/{mine.token}?title={theirs.title}").code == Code.BAD_REQUEST
 
 
-@st.composite
-def file_and_chunk(draw: st.DrawFn) -> tuple[int, int]:
-    size = draw(st.integers(0, 4000))
-    return size, draw(st.integers(max(1, -(-size // 30)), 1024))
-
-
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(sizes=file_and_chunk())
+@given(sizes=file_and_chunk(4000, 1024, 30))
 def test_any_file_and_chunk_size(
     coap: CoapClient, tenant: TenantContext, sizes: tuple[int, int]
 ) -> None:

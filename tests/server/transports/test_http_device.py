@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.conftest import TenantContext
 from tests.support.api import assert_error
 from tests.support.devices import Provisioned, provision
+from tests.support.strategies import file_and_chunk
 
 DATA = bytes((i * 7 + 3) % 256 for i in range(10_000))
 
@@ -147,33 +147,35 @@ def test_range_resumes_a_download(tenant: TenantContext) -> None:
     assert response.status_code == 206 and response.content == DATA[4000:]
 
 
-@pytest.mark.parametrize("chunk", [97, 999, 1000, 1001, 4096, len(DATA) - 1, len(DATA), 1 << 20])
-def test_chunks_concatenate_to_the_package(tenant: TenantContext, chunk: int) -> None:
-    p = provision(tenant, DATA)
+def download(tenant: TenantContext, p: Provisioned, chunk: int) -> bytes:
+    """Chunks until an empty one, checking each chunk's length on the way."""
     received, index = b"", 0
     while True:
         response = fetch(tenant, p, size=chunk, chunk=index)
         assert response.status_code == 200
         if not response.content:
-            break
-        assert len(response.content) == min(chunk, len(DATA) - len(received))
+            assert index == -(-len(p.data) // chunk)
+            return received
+        assert len(response.content) == min(chunk, len(p.data) - len(received))
         received += response.content
         index += 1
-    assert received == DATA
-    assert index == -(-len(DATA) // chunk)
 
 
-@st.composite
-def file_and_chunk(draw: st.DrawFn) -> tuple[int, int]:
-    """A file size and a chunk size that splits it into at most 40 chunks."""
-    size = draw(st.integers(0, 3000))
-    return size, draw(st.integers(max(1, -(-size // 40)), 3500))
+@pytest.mark.parametrize("size", [0, 1, 1023, 1024, 1025, 300_000])
+def test_chunks_concatenate_to_the_package(tenant: TenantContext, size: int) -> None:
+    data = bytes((i * 13) % 251 for i in range(size))
+    assert download(tenant, provision(tenant, data), 1024) == data
+
+
+@pytest.mark.parametrize("chunk", [1000, 4096, len(DATA) - 1, len(DATA), 1 << 20])
+def test_chunk_sizes_around_the_file_size(tenant: TenantContext, chunk: int) -> None:
+    assert download(tenant, provision(tenant, DATA), chunk) == DATA
 
 
 @settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(sizes=file_and_chunk())
+@given(sizes=file_and_chunk(3000, 3500))
 def test_any_file_and_chunk_size(tenant: TenantContext, sizes: tuple[int, int]) -> None:
     size, chunk = sizes
     data = (bytes(range(256)) * (size // 256 + 1))[:size]

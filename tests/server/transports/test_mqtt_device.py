@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import TenantContext
@@ -17,6 +16,7 @@ from tests.support.api import entity_id
 from tests.support.devices import Provisioned, provision
 from tests.support.mqtt import MqttDevice
 from tests.support.process import ServerProcess
+from tests.support.strategies import file_and_chunk
 
 DATA = bytes((i * 31 + 7) % 256 for i in range(20_000))
 VERSIONS = ["3.1.1", "5"]
@@ -250,16 +250,10 @@ def test_keep_alive_closes_a_silent_connection(
         assert 1.0 <= time.monotonic() - started < 5
 
 
-@st.composite
-def file_and_chunk(draw: st.DrawFn) -> tuple[int, int]:
-    size = draw(st.integers(0, 5000))
-    return size, draw(st.integers(max(1, -(-size // 40)), 6000))
-
-
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(sizes=file_and_chunk())
+@given(sizes=file_and_chunk(5000, 6000))
 def test_any_file_and_chunk_size(
     server: ServerProcess, tenant: TenantContext, sizes: tuple[int, int]
 ) -> None:

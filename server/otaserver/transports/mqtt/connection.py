@@ -15,10 +15,11 @@ from ...domain.errors import BadRequest, OtaError, Unauthorized
 from ...domain.ota import chunk_range
 from ...domain.telemetry import split_keys
 from ...services.device_api import DeviceApi, DeviceIdentity
+from ...services.ports import BlobMissing
 from ...sessions import SessionRegistry, Subscription
 from . import topics
 from .codec import Decoder, MalformedPacket, UnsupportedProtocolVersion, encode
-from .downloads import Binding, DownloadError, parse_chunk_size, publish_header, read_range
+from .downloads import Binding, DownloadError, parse_chunk_size, publish_header
 from .packets import (
     Auth,
     ConnAck,
@@ -318,16 +319,18 @@ class Connection:
                 raise DownloadError("PAYLOAD_TOO_LARGE")
             start, end = chunk_range(binding.data.size, size, request.index)
             await self._publish_range(request.response_topic, binding, start, end)
-        except DownloadError as error:
-            await self._publish(
-                topics.OTA_ERROR, error.code.encode(), self._qos_for(topics.OTA_ERROR)
-            )
-            raise Closed(ReasonCode.UNSPECIFIED_ERROR, error.code) from None
+        except (DownloadError, BlobMissing) as error:
+            # A blob that vanished mid-download (its package was deleted) is ThingsBoard's UNKNOWN.
+            code = error.code if isinstance(error, DownloadError) else "UNKNOWN"
+            await self._publish(topics.OTA_ERROR, code.encode(), self._qos_for(topics.OTA_ERROR))
+            raise Closed(ReasonCode.UNSPECIFIED_ERROR, code) from None
 
     async def _publish_range(self, topic: str, binding: Binding, start: int, end: int) -> None:
         qos = self._qos_for(topic)
         if end - start <= INLINE_CHUNK:
-            data = b"".join([piece async for piece in read_range(binding.data, start, end)])
+            data = b"".join(
+                [piece async for piece in self._device_api.read(binding.data, start, end)]
+            )
             await self._publish(topic, data, qos)
             return
         # Large: the header, then the file piece by piece, never the whole payload in memory.
@@ -336,7 +339,7 @@ class Connection:
         )
         async with self._write_lock:
             self._writer.write(header)
-            async for piece in read_range(binding.data, start, end):
+            async for piece in self._device_api.read(binding.data, start, end):
                 self._writer.write(piece)
                 await self._writer.drain()
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-
-import anyio
 
 from ...services.device_api import PackageData
 from .codec import encode
 from .packets import ProtocolVersion, Publish
 from .properties import pack_varint
 
-READ_SIZE = 256 * 1024
 # The largest remaining length MQTT can express.
 MAX_REMAINING_LENGTH = 268_435_455
 
@@ -56,16 +52,3 @@ def publish_header(
     if remaining > MAX_REMAINING_LENGTH:
         raise DownloadError("PAYLOAD_TOO_LARGE")
     return empty[:1] + pack_varint(remaining) + body
-
-
-async def read_range(data: PackageData, start: int, end: int) -> AsyncIterator[bytes]:
-    """The bytes [start, end) of a package, a piece at a time, never the whole of it."""
-    async with await anyio.open_file(data.path, "rb") as file:
-        await file.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            piece = await file.read(min(READ_SIZE, remaining))
-            if not piece:
-                raise DownloadError("UNKNOWN")  # the file shrank under us
-            remaining -= len(piece)
-            yield piece
