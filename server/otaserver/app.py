@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -13,9 +14,13 @@ from starlette.applications import Starlette
 from .api.errors import EXCEPTION_HANDLERS
 from .api.routes import routes
 from .blobs.filestore import FileBlobStore
+from .domain.enums import UpdateStatus
+from .domain.orchestration import PackRate
+from .pubsub import PostgresPubSub, asyncpg_dsn
 from .services.auth import Authenticator, signing_secret
 from .services.bootstrap import ensure_admin, seed_demo
 from .services.container import Services
+from .services.queue_worker import QueueWorker, StuckPolicy
 from .sessions import SessionRegistry
 from .settings import Settings
 from .storage.database import create_engine, migrate
@@ -60,9 +65,18 @@ def create_app(settings: Settings) -> Starlette:
         )
         sessions = SessionRegistry()
         app.state.sessions = sessions
-        app.state.services = Services.build(
-            storage, blobs, clock, authenticator, sessions, settings.max_package_size
+        database_url = settings.effective_database_url
+        pubsub = (
+            PostgresPubSub(asyncpg_dsn(database_url), sessions)
+            if database_url.startswith("postgresql")
+            else None
         )
+        if pubsub is not None:
+            await pubsub.start()
+        services = Services.build(
+            storage, blobs, clock, authenticator, pubsub or sessions, settings.max_package_size
+        )
+        app.state.services = services
         report = await _bootstrap(settings, storage, clock)
         mqtt = MqttServer(
             app.state.services.device_api,
@@ -77,12 +91,31 @@ def create_app(settings: Settings) -> Starlette:
         coap = CoapServer(app.state.services.device_api, sessions)
         if settings.coap_port:
             await coap.start(settings.host, settings.coap_port)
+        worker = QueueWorker(
+            storage,
+            clock,
+            services.orchestrator,
+            PackRate(settings.queue_pack_size, settings.queue_pack_interval_ms),
+            StuckPolicy(
+                {
+                    UpdateStatus(name): seconds
+                    for name, seconds in settings.ota_stuck_timeouts.items()
+                },
+                settings.ota_max_retries,
+            ),
+        )
+        worker_task = asyncio.create_task(worker.run())
         _print_report(report, settings)
         try:
             yield
         finally:
+            worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
             await mqtt.close()
             await coap.close()
+            if pubsub is not None:
+                await pubsub.close()
             await engine.dispose()
 
     return Starlette(

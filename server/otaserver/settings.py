@@ -49,12 +49,37 @@ def _flag(text: str) -> bool:
     raise ValueError("must be true or false")
 
 
+# Statuses a device can be stuck in; QUEUED waits for the queue's pace and is never stuck.
+STUCK_STATUSES = ("INITIATED", "DOWNLOADING", "DOWNLOADED", "VERIFIED", "UPDATING")
+
+
+def _stuck_timeouts(text: str) -> dict[str, int]:
+    """`DOWNLOADING=600,UPDATING=300`: seconds a device may stay in each status."""
+    timeouts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        status, _, seconds = item.partition("=")
+        status = status.strip().upper()
+        if status not in STUCK_STATUSES:
+            raise ValueError(f"{status!r} is not one of {', '.join(STUCK_STATUSES)}")
+        timeouts[status] = _positive_int(seconds.strip())
+    return timeouts
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     name: str
     default: Any
     parse: Callable[[str], Any]
     help: str
+    # ThingsBoard's names of the same setting, read when the OTAKIT_ one is not set.
+    aliases: tuple[str, ...] = ()
 
     @property
     def env(self) -> str:
@@ -124,6 +149,33 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "demo", False, _flag, "Seed ThingsBoard's demo accounts, a device profile and devices."
     ),
+    SettingSpec(
+        "queue_pack_size",
+        100,
+        _positive_int,
+        "Devices notified at most per pack interval (ThingsBoard's pack size).",
+        ("TB_QUEUE_CORE_OTA_PACK_SIZE", "TB_QUEUE_CORE_FW_PACK_SIZE"),
+    ),
+    SettingSpec(
+        "queue_pack_interval_ms",
+        60000,
+        _positive_int,
+        "The pack interval, in milliseconds.",
+        ("TB_QUEUE_CORE_OTA_PACK_INTERVAL_MS", "TB_QUEUE_CORE_FW_PACK_INTERVAL_MS"),
+    ),
+    SettingSpec(
+        "ota_stuck_timeouts",
+        "",
+        _stuck_timeouts,
+        "Seconds a device may stay in a status before it is marked FAILED and queued "
+        "again, e.g. DOWNLOADING=1800,UPDATING=600; empty: never.",
+    ),
+    SettingSpec(
+        "ota_max_retries",
+        3,
+        _non_negative_int,
+        "How often a stuck device is queued again before it stays FAILED.",
+    ),
     SettingSpec("log_level", "info", str, "Log level: debug, info, warning or error."),
 )
 
@@ -145,6 +197,10 @@ class Settings:
     jwt_token_expiration: int
     jwt_refresh_token_expiration: int
     demo: bool
+    queue_pack_size: int
+    queue_pack_interval_ms: int
+    ota_stuck_timeouts: dict[str, int]
+    ota_max_retries: int
     log_level: str
 
     @property
@@ -173,10 +229,11 @@ def load_settings(
     environ = environ if environ is not None else {}
     values: dict[str, Any] = {}
     for spec in SETTINGS:
+        found_env = next((e for e in (spec.env, *spec.aliases) if e in environ), None)
         if given.get(spec.name) is not None:
             raw, source = given[spec.name], spec.flag
-        elif spec.env in environ:
-            raw, source = environ[spec.env], spec.env
+        elif found_env is not None:
+            raw, source = environ[found_env], found_env
         else:
             default = spec.default
             values[spec.name] = spec.parse(default) if isinstance(default, str) else default

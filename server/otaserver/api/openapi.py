@@ -193,6 +193,42 @@ SCHEMAS: JsonDict = {
         "additionalProperties": {"type": "array", "items": _object({"ts": _INT, "value": {}})},
     },
     "KeyList": {"type": "array", "items": _STRING},
+    "DashboardCounts": _object(
+        {
+            name: {"type": "integer"}
+            for name in ("waiting", "updating", "updated", "failed", "total")
+        }
+    ),
+    "DashboardDevices": _object(
+        {
+            "data": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "deviceId": _ID,
+                        "deviceName": _STRING,
+                        "currentTitle": {},
+                        "currentVersion": {},
+                        "targetTitle": _NULLABLE_STRING,
+                        "targetVersion": _NULLABLE_STRING,
+                        "status": _NULLABLE_STRING,
+                        "progress": {"type": ["integer", "null"]},
+                        "lastChange": {"type": ["integer", "null"]},
+                        "error": _NULLABLE_STRING,
+                        "retries": {"type": "integer"},
+                        "finished": {"type": "boolean"},
+                    }
+                ),
+            },
+            "totalPages": {"type": "integer"},
+            "totalElements": _INT,
+            "hasNext": {"type": "boolean"},
+        }
+    ),
+    "UpdateHistory": {
+        "type": "array",
+        "items": _object({"ts": _INT, "status": _STRING, "error": _NULLABLE_STRING}),
+    },
     "DeviceAttributes": _object({"client": {"type": "object"}, "shared": {"type": "object"}}),
 }
 for _item in (

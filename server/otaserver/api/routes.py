@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import accounts, audit, devices, packages, telemetry, tenancy
+from . import accounts, audit, devices, ota, packages, telemetry, tenancy
 from .openapi import openapi_document
 from .routing import Operation
 
@@ -19,6 +19,7 @@ OPERATIONS: list[Operation] = [
     *packages.OPERATIONS,
     *audit.OPERATIONS,
     *telemetry.OPERATIONS,
+    *ota.OPERATIONS,
 ]
 
 

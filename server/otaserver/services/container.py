@@ -7,9 +7,11 @@ from typing import Any
 
 from .audit import AuditLog
 from .auth import Authenticator
+from .dashboard import Dashboard
 from .device_api import DeviceApi
 from .devices import Devices
 from .lookups import LookupCache
+from .orchestration import Orchestrator
 from .packages import Packages
 from .ports import BlobStore, Clock, Notifier, Storage
 from .profiles import Profiles
@@ -30,6 +32,8 @@ class Services:
     packages: Packages
     telemetry: Telemetry
     device_api: DeviceApi
+    orchestrator: Orchestrator
+    dashboard: Dashboard
 
     @classmethod
     def build(
@@ -44,15 +48,18 @@ class Services:
         # Device lookups are cached a moment; any audited change (assignment, token...) clears them.
         lookups: LookupCache[Any] = LookupCache()
         audit = AuditLog(storage, clock, on_change=lookups.invalidate)
+        orchestrator = Orchestrator(clock, notifier)
         return cls(
             auth=authenticator,
             audit=audit,
             tenants=Tenants(storage, blobs, clock, audit),
             customers=Customers(storage, clock, audit),
             users=Users(storage, clock, audit, authenticator),
-            profiles=Profiles(storage, clock, audit),
-            devices=Devices(storage, clock, audit),
+            profiles=Profiles(storage, clock, audit, orchestrator),
+            devices=Devices(storage, clock, audit, orchestrator),
             packages=Packages(storage, blobs, clock, audit, max_package_size),
             telemetry=Telemetry(storage, clock, notifier),
             device_api=DeviceApi(storage, blobs, clock, lookups),
+            orchestrator=orchestrator,
+            dashboard=Dashboard(storage),
         )

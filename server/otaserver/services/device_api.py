@@ -14,6 +14,7 @@ from ..domain.model import OtaPackage
 from ..domain.rules import effective_package_id
 from ..domain.telemetry import AttributeScope, parse_attributes, parse_telemetry
 from .lookups import LookupCache
+from .orchestration import record_reported
 from .ports import BlobStore, Clock, Repositories, Storage
 
 BAD_TOKEN = "Invalid device access token"
@@ -87,6 +88,7 @@ class DeviceApi:
         points = parse_telemetry(payload, self._clock.now_ms())
         async with self._storage.transaction() as repos:
             await repos.device_data.save_telemetry(device.device_id, points)
+            await record_reported(repos, device.device_id, device.tenant_id, points)
 
     async def post_attributes(self, device: DeviceIdentity, payload: object) -> None:
         values = parse_attributes(payload)

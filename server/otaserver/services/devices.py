@@ -13,6 +13,7 @@ from .access import Principal, visible
 from .assignment import Assigned, check_assignment
 from .audit import AuditLog
 from .forms import DeviceForm
+from .orchestration import Orchestrator
 from .ports import Clock, DuplicateKey, Repositories, Storage
 from .tenants import default_profile_details
 
@@ -27,10 +28,13 @@ def new_access_token() -> str:
 
 
 class Devices:
-    def __init__(self, storage: Storage, clock: Clock, audit: AuditLog) -> None:
+    def __init__(
+        self, storage: Storage, clock: Clock, audit: AuditLog, orchestrator: Orchestrator
+    ) -> None:
         self._storage = storage
         self._clock = clock
         self._audit = audit
+        self._orchestrator = orchestrator
 
     async def save(
         self, principal: Principal, form: DeviceForm, access_token: str | None = None
@@ -81,6 +85,13 @@ class Devices:
                 raise BadRequest("Device with such name already exists!") from None
             if existing is None:
                 await self._add_credentials(repos, device.id, access_token or new_access_token())
+            before = None
+            if existing is not None:
+                old_profile = await repos.profiles.get(existing.device_profile_id)
+                assert old_profile is not None
+                before = (existing, old_profile)
+            pushes = await self._orchestrator.device_saved(repos, before, (device, profile))
+        await self._orchestrator.deliver(pushes)
         return device
 
     async def _profile_of(

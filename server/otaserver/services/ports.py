@@ -22,6 +22,7 @@ from ..domain.model import (
     Tenant,
     User,
 )
+from ..domain.orchestration import QueueState
 from ..domain.telemetry import Attribute, AttributeScope, TelemetryPoint
 
 T = TypeVar("T")
@@ -81,6 +82,61 @@ class DeviceDataRepository(Protocol):
     async def telemetry_keys(self, device_id: UUID) -> list[str]: ...
 
 
+@dataclass(frozen=True)
+class QueueEntry:
+    """A device waiting to be told of its package (spec §4.2)."""
+
+    id: UUID
+    tenant_id: UUID
+    device_id: UUID
+    package_id: UUID
+    package_type: OtaPackageType
+    assigned_ts: int
+    created_time: int
+
+
+@dataclass
+class UpdateState:
+    """Where a device stands with one package type: target, last status, retries."""
+
+    device_id: UUID
+    package_type: OtaPackageType
+    tenant_id: UUID
+    package_id: UUID | None
+    status: str
+    status_ts: int
+    error: str | None
+    retries: int
+
+
+class OtaRepository(Protocol):
+    async def enqueue(self, entry: QueueEntry) -> None: ...
+    async def lock_pace(self) -> None: ...
+    async def notified_since(self, since_ts: int) -> list[int]: ...
+    async def next_pending(self) -> QueueEntry | None: ...
+    async def finish(self, entry_id: UUID, state: QueueState, processed_ts: int) -> None: ...
+    async def pending_count(self) -> int: ...
+    async def state(self, device_id: UUID, package_type: OtaPackageType) -> UpdateState | None: ...
+    async def save_state(self, state: UpdateState) -> None: ...
+    async def stuck(self, status: str, before_ts: int) -> list[UpdateState]: ...
+    async def counts(
+        self,
+        tenant_id: UUID,
+        package_type: OtaPackageType,
+        package_id: UUID | None,
+        profile_id: UUID | None,
+    ) -> dict[str, int]: ...
+    async def page_states(
+        self,
+        request: PageRequest,
+        tenant_id: UUID,
+        package_type: OtaPackageType,
+        package_id: UUID | None,
+        profile_id: UUID | None,
+        statuses: list[str] | None,
+    ) -> Page: ...
+
+
 class Repositories(Protocol):
     """Every repository, bound to one transaction."""
 
@@ -100,6 +156,8 @@ class Repositories(Protocol):
     def packages(self) -> PackageRepository: ...
     @property
     def device_data(self) -> DeviceDataRepository: ...
+    @property
+    def ota(self) -> OtaRepository: ...
     @property
     def audit(self) -> EntityRepository[AuditEntry]: ...
 

@@ -11,14 +11,18 @@ from .access import Principal, visible
 from .assignment import Assigned, check_assignment
 from .audit import AuditLog
 from .forms import ProfileForm
+from .orchestration import Orchestrator
 from .ports import Clock, DuplicateKey, Repositories, Storage
 
 
 class Profiles:
-    def __init__(self, storage: Storage, clock: Clock, audit: AuditLog) -> None:
+    def __init__(
+        self, storage: Storage, clock: Clock, audit: AuditLog, orchestrator: Orchestrator
+    ) -> None:
         self._storage = storage
         self._clock = clock
         self._audit = audit
+        self._orchestrator = orchestrator
 
     async def save(self, principal: Principal, form: ProfileForm) -> DeviceProfile:
         tenant_id = principal.require_tenant_admin()
@@ -60,6 +64,10 @@ class Profiles:
                 raise BadRequest("Device profile with such name already exists!") from None
             if form.is_default and not profile.is_default:
                 await _make_default(repos, profile)
+            pushes = (
+                await self._orchestrator.profile_saved(repos, existing, profile) if existing else []
+            )
+        await self._orchestrator.deliver(pushes)
         return profile
 
     async def get(self, principal: Principal, profile_id: UUID) -> DeviceProfile:

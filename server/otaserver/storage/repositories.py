@@ -29,6 +29,7 @@ from ..domain.model import (
 from ..services.ports import DuplicateKey
 from . import tables
 from .devicedata import DeviceDataRepository
+from .ota import OtaRepository
 
 T = TypeVar("T")
 
@@ -258,6 +259,7 @@ class SqlRepositories:
             connection, tables.ota_packages, OtaPackage, "title", _PACKAGE_SORT
         )
         self.device_data = DeviceDataRepository(connection)
+        self.ota = OtaRepository(connection)
         self.audit = TableRepository(
             connection,
             tables.audit_log,

@@ -15,6 +15,7 @@ from ..domain.enums import (
     EntityType,
     OtaPackageType,
 )
+from ..domain.orchestration import QueueState
 from ..domain.telemetry import AttributeScope
 
 metadata = sa.MetaData(
@@ -234,4 +235,50 @@ telemetry = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("ts", sa.BigInteger, primary_key=True),
     sa.Column("value", sa.JSON),
+)
+
+ota_queue = sa.Table(
+    "ota_queue",
+    metadata,
+    _id(),
+    _created(),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column(
+        "device_id", sa.Uuid, sa.ForeignKey("devices.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "package_id", sa.Uuid, sa.ForeignKey("ota_packages.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("package_type", _enum(OtaPackageType), nullable=False),
+    sa.Column("assigned_ts", sa.BigInteger, nullable=False),
+    sa.Column("state", _enum(QueueState), nullable=False),
+    sa.Column("processed_ts", sa.BigInteger),
+    sa.Index("ix_ota_queue_state_created", "state", "created_time"),
+    sa.Index("ix_ota_queue_state_processed", "state", "processed_ts"),
+)
+
+# One row whose lock serialises the queue workers of all server processes.
+ota_pace = sa.Table(
+    "ota_pace",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+)
+
+ota_states = sa.Table(
+    "ota_states",
+    metadata,
+    sa.Column(
+        "device_id", sa.Uuid, sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("package_type", _enum(OtaPackageType), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False, index=True),
+    # The target; None once unassigned (the last reported status stays).
+    sa.Column(
+        "package_id", sa.Uuid, sa.ForeignKey("ota_packages.id", ondelete="SET NULL"), index=True
+    ),
+    # What the device reported last, verbatim (IDLE and unknown strings included).
+    sa.Column("status", sa.String(64), nullable=False),
+    sa.Column("status_ts", sa.BigInteger, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("retries", sa.Integer, nullable=False),
 )

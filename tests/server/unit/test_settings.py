@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,41 @@ def test_serve_with_a_bad_flag_exits_with_a_clear_message() -> None:
     )
     assert result.returncode == 2
     assert "invalid value 'nope' for --http-port" in result.stderr
+
+
+def test_thingsboard_queue_variables_are_read() -> None:
+    documented = load_settings(
+        {}, {"TB_QUEUE_CORE_FW_PACK_SIZE": "5", "TB_QUEUE_CORE_FW_PACK_INTERVAL_MS": "1000"}
+    )
+    assert (documented.queue_pack_size, documented.queue_pack_interval_ms) == (5, 1000)
+    current = load_settings(
+        {}, {"TB_QUEUE_CORE_OTA_PACK_SIZE": "7", "TB_QUEUE_CORE_FW_PACK_SIZE": "5"}
+    )
+    assert current.queue_pack_size == 7  # ThingsBoard's current name wins over the old one
+    ours = load_settings({}, {"OTAKIT_QUEUE_PACK_SIZE": "9", "TB_QUEUE_CORE_OTA_PACK_SIZE": "7"})
+    assert ours.queue_pack_size == 9
+    assert load_settings({}, {}).queue_pack_size == 100
+    assert load_settings({}, {}).queue_pack_interval_ms == 60000
+
+
+def test_stuck_timeouts() -> None:
+    settings = load_settings({}, {"OTAKIT_OTA_STUCK_TIMEOUTS": "downloading=600, UPDATING=30"})
+    assert settings.ota_stuck_timeouts == {"DOWNLOADING": 600, "UPDATING": 30}
+    with pytest.raises(SettingsError, match="QUEUED"):
+        load_settings({}, {"OTAKIT_OTA_STUCK_TIMEOUTS": "QUEUED=10"})
+
+
+def test_invalid_pack_settings_stop_the_server_with_a_clear_message() -> None:
+    for name, value in (
+        ("TB_QUEUE_CORE_FW_PACK_SIZE", "0"),
+        ("TB_QUEUE_CORE_OTA_PACK_INTERVAL_MS", "soon"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "otaserver.cli", "serve"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, name: value},
+        )
+        assert result.returncode == 2
+        assert f"invalid value {value!r} for {name}" in result.stderr

@@ -1,0 +1,167 @@
+"""Assignments become queued notifications (spec §4.2): QUEUED at once, INITIATED by the worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from ..domain.enums import OtaPackageType, UpdateStatus
+from ..domain.model import Device, DeviceProfile, OtaPackage
+from ..domain.orchestration import (
+    all_attribute_keys,
+    current_keys,
+    error_key,
+    on_target,
+    queued_telemetry,
+    state_key,
+)
+from ..domain.rules import effective_package_id
+from ..domain.telemetry import AttributeScope, TelemetryPoint
+from .ports import Clock, Notifier, QueueEntry, Repositories, UpdateState
+
+
+@dataclass(frozen=True)
+class Push:
+    """An attribute update for a device's live sessions, sent once its transaction commits."""
+
+    device_id: UUID
+    update: dict[str, Any]
+
+
+class Orchestrator:
+    def __init__(self, clock: Clock, notifier: Notifier) -> None:
+        self._clock = clock
+        self._notifier = notifier
+
+    async def deliver(self, pushes: list[Push]) -> None:
+        for push in pushes:
+            await self._notifier.publish(push.device_id, push.update)
+
+    async def device_saved(
+        self,
+        repos: Repositories,
+        before: tuple[Device, DeviceProfile] | None,
+        after: tuple[Device, DeviceProfile],
+    ) -> list[Push]:
+        """A device was created, assigned, unassigned or moved to another profile."""
+        pushes: list[Push] = []
+        now = self._clock.now_ms()
+        for package_type in OtaPackageType:
+            old = effective_package_id(*before, package_type) if before else None
+            new = effective_package_id(*after, package_type)
+            if new is not None and new != old:
+                package = await repos.packages.get(new)
+                if package is not None:
+                    await self._send(repos, after[0], package, now)
+            elif new is None and old is not None:
+                pushes.append(await self._remove(repos, after[0], package_type))
+        return pushes
+
+    async def profile_saved(
+        self, repos: Repositories, before: DeviceProfile, after: DeviceProfile
+    ) -> list[Push]:
+        """A profile's package changed: its devices without their own assignment follow it."""
+        pushes: list[Push] = []
+        now = self._clock.now_ms()
+        for package_type in OtaPackageType:
+            old, new = before.package_id(package_type), after.package_id(package_type)
+            if old == new:
+                continue
+            package = None if new is None else await repos.packages.get(new)
+            own = "firmware_id" if package_type is OtaPackageType.FIRMWARE else "software_id"
+            for device in await repos.devices.find(device_profile_id=after.id, **{own: None}):
+                if package is not None:
+                    await self._send(repos, device, package, now)
+                else:
+                    pushes.append(await self._remove(repos, device, package_type))
+        return pushes
+
+    async def _send(
+        self, repos: Repositories, device: Device, package: OtaPackage, ts: int
+    ) -> None:
+        title_key, version_key = current_keys(package.type)
+        current = await repos.device_data.latest_telemetry(device.id, [title_key, version_key])
+        title, version = (current.get(key) for key in (title_key, version_key))
+        if on_target(title and title.value, version and version.value, package):
+            return  # the user guide: a device already on the package is not notified
+        state = await repos.ota.state(device.id, package.type)
+        retries = state.retries if state is not None and state.package_id == package.id else 0
+        await self.requeue(repos, device, package, ts, retries)
+
+    async def requeue(
+        self, repos: Repositories, device: Device, package: OtaPackage, ts: int, retries: int
+    ) -> None:
+        """QUEUED and the target telemetry now, and a queue entry for the worker."""
+        points = [
+            TelemetryPoint(key, ts, value) for key, value in queued_telemetry(package, ts).items()
+        ]
+        await repos.device_data.save_telemetry(device.id, points)
+        await repos.ota.enqueue(
+            QueueEntry(
+                id=uuid4(),
+                tenant_id=device.tenant_id,
+                device_id=device.id,
+                package_id=package.id,
+                package_type=package.type,
+                assigned_ts=ts,
+                created_time=self._clock.now_ms(),
+            )
+        )
+        await repos.ota.save_state(
+            UpdateState(
+                device_id=device.id,
+                package_type=package.type,
+                tenant_id=device.tenant_id,
+                package_id=package.id,
+                status=UpdateStatus.QUEUED.value,
+                status_ts=ts,
+                error=None,
+                retries=retries,
+            )
+        )
+
+    async def _remove(
+        self, repos: Repositories, device: Device, package_type: OtaPackageType
+    ) -> Push:
+        keys = all_attribute_keys(package_type)
+        await repos.device_data.delete_attributes(device.id, AttributeScope.SHARED_SCOPE, keys)
+        state = await repos.ota.state(device.id, package_type)
+        if state is not None:
+            state.package_id = None
+            await repos.ota.save_state(state)
+        # As ThingsBoard: every key of the type is announced deleted, present or not.
+        return Push(device.id, {"deleted": keys})
+
+
+async def record_reported(
+    repos: Repositories, device_id: UUID, tenant_id: UUID, points: list[TelemetryPoint]
+) -> None:
+    """Keeps a device's own `fw_state`/`sw_state` reports as its update state.
+
+    Every string is kept (IDLE, unknown ones, repeats); only the newest report counts, so
+    telemetry that arrives late with an old timestamp changes nothing.
+    """
+    for package_type in OtaPackageType:
+        reports = [p for p in points if p.key == state_key(package_type)]
+        if not reports:
+            continue
+        latest = max(reports, key=lambda p: p.ts)
+        errors = [p for p in points if p.key == error_key(package_type) and p.ts == latest.ts]
+        state = await repos.ota.state(device_id, package_type)
+        if state is not None and state.status_ts > latest.ts:
+            continue
+        if state is None:
+            state = UpdateState(
+                device_id=device_id,
+                package_type=package_type,
+                tenant_id=tenant_id,
+                package_id=None,
+                status="",
+                status_ts=0,
+                error=None,
+                retries=0,
+            )
+        state.status, state.status_ts = str(latest.value)[:64], latest.ts
+        state.error = str(errors[-1].value) if errors else None
+        await repos.ota.save_state(state)

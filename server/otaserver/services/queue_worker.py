@@ -1,0 +1,166 @@
+"""The queue worker: tells queued devices of their package at the configured pace (spec §4.3).
+
+Each record is handled in one transaction (claim, INITIATED, attributes, done), so a crash leaves it
+either untouched or finished: no device is notified twice, none is lost. The pace row's lock makes
+the workers of every server process on one database take turns, and the window of recent
+notifications is read from the database, so they share one pace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from ..domain.enums import OtaPackageType, UpdateStatus
+from ..domain.orchestration import (
+    PackRate,
+    QueueState,
+    all_attribute_keys,
+    error_key,
+    state_key,
+    stuck_error,
+)
+from ..domain.ota import shared_attributes
+from ..domain.rules import effective_package_id
+from ..domain.telemetry import AttributeScope, TelemetryPoint
+from .orchestration import Orchestrator, Push
+from .ports import Clock, QueueEntry, Repositories, Storage
+
+log = logging.getLogger(__name__)
+IDLE_POLL_MS = 200
+STUCK_CHECK_MS = 1000
+
+
+@dataclass(frozen=True)
+class StuckPolicy:
+    """How long a device may stay in a status, in seconds, and how often it is tried again."""
+
+    timeouts: dict[UpdateStatus, int] = field(default_factory=dict)
+    max_retries: int = 3
+
+
+class QueueWorker:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        orchestrator: Orchestrator,
+        rate: PackRate,
+        stuck: StuckPolicy,
+    ) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._orchestrator = orchestrator
+        self._rate = rate
+        self._stuck = stuck
+        self._next_stuck_check = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if self._stuck.timeouts and self._clock.now_ms() >= self._next_stuck_check:
+                    await self.fail_stuck()
+                    self._next_stuck_check = self._clock.now_ms() + STUCK_CHECK_MS
+                wait_ms = await self.process_next()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the update queue worker failed; retrying")
+                wait_ms = 1000
+            if wait_ms:
+                await asyncio.sleep(min(wait_ms, STUCK_CHECK_MS) / 1000)
+
+    async def process_next(self) -> int:
+        """Handles one record if the pace allows; returns how long to wait, in ms (0: go on)."""
+        pushes: list[Push] = []
+        async with self._storage.transaction() as repos:
+            await repos.ota.lock_pace()
+            now = self._clock.now_ms()
+            recent = await repos.ota.notified_since(now - self._rate.interval_ms)
+            wait = self._rate.wait_ms(now, recent)
+            if wait:
+                return wait
+            entry = await repos.ota.next_pending()
+            if entry is None:
+                return IDLE_POLL_MS
+            pushes = await self._notify(repos, entry, now)
+        await self._orchestrator.deliver(pushes)
+        return 0
+
+    async def _notify(self, repos: Repositories, entry: QueueEntry, now: int) -> list[Push]:
+        device = await repos.devices.get(entry.device_id)
+        profile = None if device is None else await repos.profiles.get(device.device_profile_id)
+        package = await repos.packages.get(entry.package_id)
+        if (
+            device is None
+            or profile is None
+            or package is None
+            or effective_package_id(device, profile, entry.package_type) != package.id
+        ):
+            # Stale: the assignment changed while it waited. Uses none of the pace.
+            await repos.ota.finish(entry.id, QueueState.SKIPPED, now)
+            return []
+        data = repos.device_data
+        kind = entry.package_type
+        await data.save_telemetry(
+            device.id, [TelemetryPoint(state_key(kind), now, UpdateStatus.INITIATED.value)]
+        )
+        values = shared_attributes(package)
+        stale = [key for key in all_attribute_keys(kind) if key not in values]
+        deleted = await data.delete_attributes(device.id, AttributeScope.SHARED_SCOPE, stale)
+        # The attributes carry the assignment's time, as in ThingsBoard.
+        await data.save_attributes(
+            device.id, AttributeScope.SHARED_SCOPE, values, entry.assigned_ts
+        )
+        await repos.ota.finish(entry.id, QueueState.DONE, now)
+        state = await repos.ota.state(device.id, kind)
+        if state is not None and state.package_id == package.id:
+            state.status, state.status_ts, state.error = UpdateStatus.INITIATED.value, now, None
+            await repos.ota.save_state(state)
+        pushes = [Push(device.id, {"deleted": deleted})] if deleted else []
+        return [*pushes, Push(device.id, values)]
+
+    async def fail_stuck(self) -> int:
+        """Marks FAILED the devices stuck past their status's timeout, and queues them again."""
+        failed = 0
+        for status, seconds in self._stuck.timeouts.items():
+            now = self._clock.now_ms()
+            async with self._storage.transaction() as repos:
+                stuck = await repos.ota.stuck(status.value, now - seconds * 1000)
+            for state in stuck:
+                async with self._storage.transaction() as repos:
+                    failed += await self._fail(
+                        repos, state.device_id, state.package_type, status, seconds, now
+                    )
+        return failed
+
+    async def _fail(
+        self,
+        repos: Repositories,
+        device_id: UUID,
+        kind: OtaPackageType,
+        status: UpdateStatus,
+        seconds: int,
+        now: int,
+    ) -> int:
+        state = await repos.ota.state(device_id, kind)
+        device = await repos.devices.get(device_id)
+        if state is None or device is None or state.package_id is None or state.status != status:
+            return 0  # it moved on meanwhile
+        error = stuck_error(status, seconds)
+        await repos.device_data.save_telemetry(
+            device_id,
+            [
+                TelemetryPoint(state_key(kind), now, UpdateStatus.FAILED.value),
+                TelemetryPoint(error_key(kind), now, error),
+            ],
+        )
+        state.status, state.status_ts, state.error = UpdateStatus.FAILED.value, now, error
+        await repos.ota.save_state(state)
+        package = await repos.packages.get(state.package_id)
+        if package is not None and state.retries < self._stuck.max_retries:
+            # A millisecond later, so that QUEUED does not overwrite FAILED at the same time.
+            await self._orchestrator.requeue(repos, device, package, now + 1, state.retries + 1)
+        return 1
