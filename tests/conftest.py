@@ -61,7 +61,12 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         process = start_server(
             tmp_path_factory.mktemp(f"otakit-{backend}"),
             database_url,
-            env={"OTAKIT_MAX_PACKAGE_SIZE": str(TEST_MAX_PACKAGE_SIZE)},
+            # A queue pace no test waits for; the orchestration tests start paced servers.
+            env={
+                "OTAKIT_MAX_PACKAGE_SIZE": str(TEST_MAX_PACKAGE_SIZE),
+                "OTAKIT_QUEUE_PACK_SIZE": "100000",
+                "OTAKIT_QUEUE_PACK_INTERVAL_MS": "1000",
+            },
         )
         try:
             yield process

@@ -56,8 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="otakit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands)
+    device = commands.add_parser(
+        "device", help="run a virtual device (see otakit device -h)", add_help=False
+    )
+    device.add_argument("rest", nargs=argparse.REMAINDER)
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
+    if command == "device":
+        from otaclient.device import main as device_main
+
+        return int(device_main(args["rest"]))
     if command == "serve":
         return serve(args)
     parser.error(f"unknown command {command}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +40,9 @@ def provision(
 ) -> Provisioned:
     """A new device whose own package of `package_type` holds `data`.
 
-    With `announce`, the package's shared attributes (fw_title, fw_size, ...) are written too, as
-    the update queue does when it notifies the device.
+    Returns once the update queue has notified the device (its `fw_*` attributes are written), so
+    that no later push of the queue surprises a test. With `announce`, the attributes are also
+    written through the REST API, as a script would.
     """
     suffix = uuid.uuid4().hex[:8]
     package = tenant.api.create_package(
@@ -56,9 +58,23 @@ def provision(
         **{field: entity_id("OTA_PACKAGE", package["id"]["id"])},
     )
     provisioned = Provisioned(device, token, package, data)
+    prefix = "fw" if package_type == "FIRMWARE" else "sw"
+    deadline = time.monotonic() + 30
+    while (
+        shared_attributes(tenant, provisioned.device_id).get(f"{prefix}_title") != package["title"]
+    ):
+        assert time.monotonic() < deadline, "the update queue did not notify the device"
+        time.sleep(0.05)
     if announce:
         announce_package(tenant, provisioned)
     return provisioned
+
+
+def shared_attributes(tenant: TenantContext, device_id: str) -> dict[str, Any]:
+    found = tenant.api.get(
+        f"/api/plugins/telemetry/DEVICE/{device_id}/values/attributes/SHARED_SCOPE"
+    )
+    return {a["key"]: a["value"] for a in found}
 
 
 def announce_package(tenant: TenantContext, provisioned: Provisioned) -> None:

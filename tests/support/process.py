@@ -44,6 +44,10 @@ class ServerProcess:
     process: subprocess.Popen[str]
     log_path: Path
 
+    @property
+    def ports(self) -> tuple[int, int, int]:
+        return int(self.url.rsplit(":", 1)[1]), self.mqtt_port, self.coap_port
+
     def log(self) -> str:
         return self.log_path.read_text()
 
@@ -63,8 +67,10 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    ports: tuple[int, int, int] | None = None,
 ) -> ServerProcess:
-    port, mqtt_port, coap_port = free_port(), free_port(), free_udp_port()
+    """`ports` (HTTP, MQTT, CoAP) restarts a server where its devices expect it."""
+    port, mqtt_port, coap_port = ports or (free_port(), free_port(), free_udp_port())
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
     environment = {

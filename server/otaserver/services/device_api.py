@@ -51,6 +51,7 @@ class DeviceApi:
         self._blobs = blobs
         self._clock = clock
         self._lookups = lookups or LookupCache()
+        self._last_stamp: dict[UUID, int] = {}
 
     async def authenticate(self, token: str) -> DeviceIdentity:
         async with self._storage.transaction() as repos:
@@ -85,10 +86,20 @@ class DeviceApi:
             return identity, package
 
     async def post_telemetry(self, device: DeviceIdentity, payload: object) -> None:
-        points = parse_telemetry(payload, self._clock.now_ms())
+        points = parse_telemetry(payload, self._stamp(device.device_id))
         async with self._storage.transaction() as repos:
             await repos.device_data.save_telemetry(device.device_id, points)
             await record_reported(repos, device.device_id, device.tenant_id, points)
+
+    def _stamp(self, device_id: UUID) -> int:
+        """The server's time for telemetry that carries none, never twice the same per device.
+
+        Telemetry is keyed by (device, key, ts): two reports in one millisecond (DOWNLOADED
+        then VERIFIED, say) would otherwise overwrite each other.
+        """
+        stamp = max(self._clock.now_ms(), self._last_stamp.get(device_id, 0) + 1)
+        self._last_stamp[device_id] = stamp
+        return stamp
 
     async def post_attributes(self, device: DeviceIdentity, payload: object) -> None:
         values = parse_attributes(payload)

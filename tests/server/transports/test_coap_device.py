@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import TenantContext
 from tests.support.coap import CoapClient
-from tests.support.devices import Provisioned, provision
+from tests.support.devices import Provisioned, provision, shared_attributes
 from tests.support.process import ServerProcess
 from tests.support.strategies import file_and_chunk
 
@@ -49,7 +49,8 @@ def test_observe_attributes(coap: CoapClient, tenant: TenantContext) -> None:
     tenant.api.post(path, {"fw_title": "old"})
     first, notifications, request = coap.observe(f"/api/v1/{p.token}/attributes")
     assert first.code == Code.CONTENT
-    assert json.loads(first.payload) == {"shared": {"fw_title": "old"}}
+    assert json.loads(first.payload) == {"shared": shared_attributes(tenant, p.device_id)}
+    assert json.loads(first.payload)["shared"]["fw_title"] == "old"
     time.sleep(0.2)
     tenant.api.post(path, {"fw_title": "new", "fw_version": "2"})
     update = notifications.get(timeout=10)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import TenantContext
 from tests.support.api import assert_error
-from tests.support.devices import Provisioned, provision
+from tests.support.devices import Provisioned, provision, shared_attributes
 from tests.support.strategies import file_and_chunk
 
 DATA = bytes((i * 7 + 3) % 256 for i in range(10_000))
@@ -42,28 +42,28 @@ def test_telemetry_in_all_three_shapes(tenant: TenantContext) -> None:
     url = device_url(tenant, p.token, "telemetry")
     assert httpx.post(url, json={"temperature": 21.5}).status_code == 200
     assert (
-        httpx.post(url, json={"ts": 1_700_000_000_000, "values": {"fw_state": "IDLE"}}).status_code
+        httpx.post(url, json={"ts": 1_700_000_000_000, "values": {"phase": "IDLE"}}).status_code
         == 200
     )
     assert (
         httpx.post(
             url,
             json=[
-                {"ts": 1_700_000_000_001, "values": {"fw_state": "DOWNLOADING"}},
+                {"ts": 1_700_000_000_001, "values": {"phase": "DOWNLOADING"}},
                 {"humidity": 40},
             ],
         ).status_code
         == 200
     )
-    values = latest(tenant, p.device_id, "temperature,fw_state,humidity")
+    values = latest(tenant, p.device_id, "temperature,phase,humidity")
     assert values["temperature"][0]["value"] == 21.5
-    assert values["fw_state"] == [{"ts": 1_700_000_000_001, "value": "DOWNLOADING"}]
+    assert values["phase"] == [{"ts": 1_700_000_000_001, "value": "DOWNLOADING"}]
     assert values["humidity"][0]["value"] == 40
     history = tenant.api.get(
         f"/api/plugins/telemetry/DEVICE/{p.device_id}/values/timeseries",
-        params={"keys": "fw_state", "startTs": 0, "endTs": 2_000_000_000_000, "orderBy": "ASC"},
+        params={"keys": "phase", "startTs": 0, "endTs": 2_000_000_000_000, "orderBy": "ASC"},
     )
-    assert [point["value"] for point in history["fw_state"]] == ["IDLE", "DOWNLOADING"]
+    assert [point["value"] for point in history["phase"]] == ["IDLE", "DOWNLOADING"]
 
 
 def test_bad_telemetry_is_refused(tenant: TenantContext) -> None:
@@ -84,18 +84,19 @@ def test_attributes_client_and_shared(tenant: TenantContext) -> None:
     )
     tenant.api.post(
         f"/api/plugins/telemetry/DEVICE/{p.device_id}/SHARED_SCOPE",
-        {"fw_title": "fw", "fw_size": 10},
+        {"color": "red", "interval": 10},
     )
     url = device_url(tenant, p.token, "attributes")
-    both = httpx.get(url, params={"clientKeys": "model", "sharedKeys": "fw_title,fw_size"})
-    assert both.json() == {"client": {"model": "X1"}, "shared": {"fw_title": "fw", "fw_size": 10}}
-    repeated = httpx.get(url, params=[("sharedKeys", "fw_title"), ("sharedKeys", "fw_size")])
-    assert repeated.json() == {"shared": {"fw_title": "fw", "fw_size": 10}}
+    both = httpx.get(url, params={"clientKeys": "model", "sharedKeys": "color,interval"})
+    assert both.json() == {"client": {"model": "X1"}, "shared": {"color": "red", "interval": 10}}
+    repeated = httpx.get(url, params=[("sharedKeys", "color"), ("sharedKeys", "interval")])
+    assert repeated.json() == {"shared": {"color": "red", "interval": 10}}
     assert httpx.get(url, params={"sharedKeys": "nothing"}).json() == {}
-    assert httpx.get(url).json() == {
-        "client": {"model": "X1", "serial": 7},
-        "shared": {"fw_title": "fw", "fw_size": 10},
-    }
+    everything = httpx.get(url).json()
+    assert everything["client"] == {"model": "X1", "serial": 7}
+    # Every shared attribute: ours, and the fw_* ones the update queue wrote.
+    assert everything["shared"] == shared_attributes(tenant, p.device_id)
+    assert everything["shared"]["color"] == "red" and everything["shared"]["fw_title"] == p.title
 
 
 def test_long_poll_gets_updates_and_deletions(tenant: TenantContext) -> None:

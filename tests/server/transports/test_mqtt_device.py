@@ -69,7 +69,7 @@ def test_telemetry_and_attributes_are_stored(
     device: tuple[MqttDevice, Provisioned], tenant: TenantContext
 ) -> None:
     mqtt, p = device
-    mqtt.publish("v1/devices/me/telemetry", json.dumps({"fw_state": "DOWNLOADING"}))
+    mqtt.publish("v1/devices/me/telemetry", json.dumps({"phase": "DOWNLOADING"}))
     mqtt.publish(
         "v1/devices/me/telemetry", json.dumps([{"ts": 1_700_000_000_000, "values": {"temp": 20}}])
     )
@@ -77,9 +77,9 @@ def test_telemetry_and_attributes_are_stored(
     time.sleep(0.3)
     values = tenant.api.get(
         f"/api/plugins/telemetry/DEVICE/{p.device_id}/values/timeseries",
-        params={"keys": "fw_state,temp", "useStrictDataTypes": "true"},
+        params={"keys": "phase,temp", "useStrictDataTypes": "true"},
     )
-    assert values["fw_state"][0]["value"] == "DOWNLOADING"
+    assert values["phase"][0]["value"] == "DOWNLOADING"
     assert values["temp"] == [{"ts": 1_700_000_000_000, "value": 20}]
     client = tenant.api.get(
         f"/api/plugins/telemetry/DEVICE/{p.device_id}/values/attributes/CLIENT_SCOPE"
