@@ -145,4 +145,12 @@ def fresh_postgres_database() -> Iterator[str]:
     try:
         yield re.sub(r"/[^/]*$", "/" + name, admin_url)
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        # A server process may still be letting go of its connections: try a few times.
+        for attempt in range(10):
+            try:
+                asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                break
+            except asyncpg.PostgresError:
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
