@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from .api.errors import EXCEPTION_HANDLERS
 from .api.routes import routes
 from .blobs.filestore import FileBlobStore
+from .domain import faults
 from .domain.enums import UpdateStatus
 from .domain.orchestration import PackRate
 from .pubsub import PostgresPubSub, asyncpg_dsn
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        faults.enable(set(settings.inject_faults))
         engine = create_engine(settings.effective_database_url)
         await migrate(engine)
         storage = SqlStorage(engine)

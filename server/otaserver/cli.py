@@ -53,23 +53,24 @@ def serve(values: dict[str, object]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # These two are whole programs with their own options; they get the rest as it is.
+    if arguments[:1] == ["device"]:
+        from otaclient.device import main as device_main
+
+        return int(device_main(arguments[1:]))
+    if arguments[:1] == ["conformance"]:
+        from otaconformance.cli import main as conformance_main
+
+        return int(conformance_main(arguments[1:]))
     parser = argparse.ArgumentParser(prog="otakit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands)
-    device = commands.add_parser(
-        "device", help="run a virtual device (see otakit device -h)", add_help=False
-    )
-    device.add_argument("rest", nargs=argparse.REMAINDER)
-    args = vars(parser.parse_args(argv))
-    command = args.pop("command")
-    if command == "device":
-        from otaclient.device import main as device_main
-
-        return int(device_main(args["rest"]))
-    if command == "serve":
-        return serve(args)
-    parser.error(f"unknown command {command}")
-    return 2
+    commands.add_parser("device", help="run a virtual device (otakit device -h)")
+    commands.add_parser("conformance", help="run the conformance suite (otakit conformance -h)")
+    args = vars(parser.parse_args(arguments))
+    args.pop("command")
+    return serve(args)
 
 
 if __name__ == "__main__":

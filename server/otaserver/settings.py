@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .domain.errors import OtaError
+from .domain.faults import Fault
 
 GIB = 1024**3
 
@@ -70,6 +71,14 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise ValueError("must be 0 or more")
     return value
+
+
+def _fault_names(text: str) -> frozenset[str]:
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = names - {fault.value for fault in Fault}
+    if unknown:
+        raise ValueError(f"unknown faults {', '.join(sorted(unknown))}")
+    return names
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _non_negative_int,
         "How often a stuck device is queued again before it stays FAILED.",
     ),
+    SettingSpec(
+        "inject_faults",
+        "",
+        _fault_names,
+        "For testing conformance suites only: comma-separated faults to switch on "
+        "(see otaserver/domain/faults.py). Never set in production.",
+    ),
     SettingSpec("log_level", "info", str, "Log level: debug, info, warning or error."),
 )
 
@@ -201,6 +217,7 @@ class Settings:
     queue_pack_interval_ms: int
     ota_stuck_timeouts: dict[str, int]
     ota_max_retries: int
+    inject_faults: frozenset[str]
     log_level: str
 
     @property

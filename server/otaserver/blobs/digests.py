@@ -8,8 +8,10 @@ from typing import Protocol
 
 import mmh3
 
+from ..domain import faults
 from ..domain.checksums import text_of_uint32
 from ..domain.enums import ChecksumAlgorithm
+from ..domain.faults import Fault
 
 
 class Digest(Protocol):
@@ -36,6 +38,8 @@ class _Crc32:
         self._value = zlib.crc32(data, self._value)
 
     def text(self) -> str:
+        if faults.active(Fault.CRC32_BIG_ENDIAN):
+            return f"{self._value & 0xFFFFFFFF:08x}"
         return text_of_uint32(self._value)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from . import faults
 from .enums import OtaPackageType
+from .faults import Fault
 from .model import OtaPackage
 
 # Shared-attribute suffixes: `fw_title`, `sw_checksum`, ...
@@ -33,7 +35,8 @@ def shared_attributes(package: OtaPackage) -> dict[str, object]:
     if package.tag:
         values[f"{prefix}_tag"] = package.tag
     if package.data_size is not None:
-        values[f"{prefix}_size"] = package.data_size
+        size_as_text = faults.active(Fault.SIZE_AS_TEXT)
+        values[f"{prefix}_size"] = str(package.data_size) if size_as_text else package.data_size
     if package.checksum_algorithm is not None:
         values[f"{prefix}_checksum_algorithm"] = package.checksum_algorithm.value
     if package.checksum is not None:
@@ -50,5 +53,7 @@ def chunk_range(size: int, chunk_size: int, index: int) -> tuple[int, int]:
     """
     if chunk_size <= 0:
         return 0, size
-    start = min(chunk_size * index, size)
+    start = min(index if faults.active(Fault.CHUNK_INDEX_AS_OFFSET) else chunk_size * index, size)
+    if start >= size and size and faults.active(Fault.NO_EMPTY_PAST_END):
+        start = max(0, size - chunk_size)
     return start, min(start + chunk_size, size)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from . import faults
 from .enums import OtaPackageType
 from .errors import BadRequest
+from .faults import Fault
 from .model import Device, DeviceProfile, OtaPackage
 
 MAX_TITLE_LENGTH = 255
@@ -28,6 +30,8 @@ def effective_package_id(
     device: Device, profile: DeviceProfile, package_type: OtaPackageType
 ) -> UUID | None:
     """The device's own package if it has one, else its profile's (spec §4.1)."""
+    if faults.active(Fault.PROFILE_OVERRIDES_DEVICE):
+        return profile.package_id(package_type) or device.package_id(package_type)
     return device.package_id(package_type) or profile.package_id(package_type)
 
 
@@ -43,6 +47,8 @@ def validate_new_package(package: OtaPackage) -> None:
 
 def check_package_update(existing: OtaPackage, incoming: OtaPackage) -> None:
     """Refuses a change of any field that is fixed once set (spec §4.5)."""
+    if faults.active(Fault.TITLE_EDITABLE) and existing.title != incoming.title:
+        existing.title = incoming.title
     for name in IMMUTABLE_FIELDS:
         before, after = getattr(existing, name), getattr(incoming, name)
         if before is not None and before != after:

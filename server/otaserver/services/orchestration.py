@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
+from ..domain import faults
 from ..domain.enums import OtaPackageType, UpdateStatus
+from ..domain.faults import Fault
 from ..domain.model import Device, DeviceProfile, OtaPackage
 from ..domain.orchestration import (
     all_attribute_keys,
@@ -36,7 +38,8 @@ class Orchestrator:
 
     async def deliver(self, pushes: list[Push]) -> None:
         for push in pushes:
-            await self._notifier.publish(push.device_id, push.update)
+            if push.update:
+                await self._notifier.publish(push.device_id, push.update)
 
     async def device_saved(
         self,
@@ -96,7 +99,8 @@ class Orchestrator:
         points = [
             TelemetryPoint(key, ts, value) for key, value in queued_telemetry(package, ts).items()
         ]
-        await repos.device_data.save_telemetry(device.id, points)
+        if not faults.active(Fault.NO_QUEUED_TELEMETRY):
+            await repos.device_data.save_telemetry(device.id, points)
         await repos.ota.enqueue(
             QueueEntry(
                 id=uuid4(),
@@ -131,6 +135,8 @@ class Orchestrator:
             state.package_id = None
             await repos.ota.save_state(state)
         # As ThingsBoard: every key of the type is announced deleted, present or not.
+        if faults.active(Fault.NO_DELETED_PUSH):
+            return Push(device.id, {})
         return Push(device.id, {"deleted": keys})
 
 

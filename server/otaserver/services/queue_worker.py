@@ -13,7 +13,9 @@ import logging
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from ..domain import faults
 from ..domain.enums import OtaPackageType, UpdateStatus
+from ..domain.faults import Fault
 from ..domain.orchestration import (
     PackRate,
     QueueState,
@@ -79,7 +81,10 @@ class QueueWorker:
             await repos.ota.lock_pace()
             now = self._clock.now_ms()
             recent = await repos.ota.notified_since(now - self._rate.interval_ms)
-            wait = self._rate.wait_ms(now, recent)
+            rate = self._rate
+            if faults.active(Fault.PACK_SIZE_EXCEEDED):
+                rate = PackRate(rate.size * 2, rate.interval_ms)
+            wait = rate.wait_ms(now, recent)
             if wait:
                 return wait
             entry = await repos.ota.next_pending()

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ...domain import faults
 from ...domain.errors import BadRequest, OtaError, Unauthorized
+from ...domain.faults import Fault
 from ...domain.ota import chunk_range
 from ...domain.telemetry import split_keys
 from ...services.device_api import DeviceApi, DeviceIdentity
@@ -158,6 +160,9 @@ class Connection:
                 raise Unauthorized("no access token")
             self._device = await self._device_api.authenticate(connect.username)
         except Unauthorized:
+            if faults.active(Fault.BAD_TOKEN_ACCEPTED):
+                await self._send(ConnAck(False, 0))
+                raise Closed() from None
             code = ReasonCode.NOT_AUTHORIZED if v5 else ConnectReturnCode.NOT_AUTHORIZED
             await self._send(ConnAck(False, code))
             raise Closed() from None

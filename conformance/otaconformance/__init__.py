@@ -1,0 +1,1 @@
+"""A conformance suite for ThingsBoard-compatible OTA servers: point it at a URL and run."""

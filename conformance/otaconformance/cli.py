@@ -1,0 +1,72 @@
+"""`otakit conformance`: runs the suite against a server and writes JUnit XML."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+CHECKS = Path(__file__).parent / "checks"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="otakit conformance", description=__doc__)
+    parser.add_argument("--url", help="REST and HTTP device API, e.g. http://host:8080")
+    parser.add_argument("--mqtt", help="MQTT host:port")
+    parser.add_argument("--coap", help="CoAP host:port")
+    parser.add_argument("--username", default="tenant@thingsboard.org")
+    parser.add_argument("--password", default="tenant")
+    parser.add_argument("--sysadmin-username")
+    parser.add_argument("--sysadmin-password")
+    parser.add_argument("--pack-size", type=int, default=100)
+    parser.add_argument("--pack-interval-ms", type=int, default=60000)
+    parser.add_argument("--mqtt-max-chunk", type=int, default=65536)
+    parser.add_argument("--start-local", action="store_true", help="start otakit for the run")
+    parser.add_argument(
+        "--thingsboard", action="store_true", help="leave out the checks of otakit's own extensions"
+    )
+    parser.add_argument("--junitxml", default="conformance-report.xml")
+    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    args = parser.parse_args(argv)
+    options = [
+        str(CHECKS),
+        "-p",
+        "otaconformance.plugin",
+        "--confcutdir",
+        str(CHECKS),
+        "--junitxml",
+        args.junitxml,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--pack-size",
+        str(args.pack_size),
+        "--pack-interval-ms",
+        str(args.pack_interval_ms),
+        "--mqtt-max-chunk",
+        str(args.mqtt_max_chunk),
+        "--username",
+        args.username,
+        "--password",
+        args.password,
+    ]
+    for flag, value in (
+        ("--server-url", args.url),
+        ("--mqtt", args.mqtt),
+        ("--coap", args.coap),
+        ("--sysadmin-username", args.sysadmin_username),
+        ("--sysadmin-password", args.sysadmin_password),
+    ):
+        if value:
+            options += [flag, value]
+    if args.start_local:
+        options.append("--start-local")
+    if args.thingsboard:
+        options += ["-m", "not otakit_extension"]
+    return int(pytest.main(options + args.pytest_args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
