@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 import struct
 
+from . import faults
 from .enums import ChecksumAlgorithm
 from .errors import BadRequest
+from .faults import Fault
 
 # Hex digits of each algorithm's text, so a malformed checksum is refused before any upload.
 HEX_LENGTH = {
@@ -29,7 +31,8 @@ _HEX = re.compile(r"[0-9a-f]*")
 
 def text_of_uint32(value: int) -> str:
     """The text of a 32-bit hash value (CRC32, MURMUR3_32): its little-endian bytes in hex."""
-    return struct.pack("<I", value & 0xFFFFFFFF).hex()
+    text = struct.pack("<I", value & 0xFFFFFFFF).hex()
+    return (text.lstrip("0") or "0") if faults.active(Fault.CHECKSUM_UNPADDED) else text
 
 
 def parse_algorithm(name: str | None) -> ChecksumAlgorithm:

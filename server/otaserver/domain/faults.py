@@ -24,6 +24,12 @@ class Fault(StrEnum):
     BAD_TOKEN_ACCEPTED = "bad_token_accepted"  # §6.2: MQTT accepts an unknown token
     OTHER_TENANT_VISIBLE = "other_tenant_visible"  # §7: another tenant's package readable
     SIZE_AS_TEXT = "size_as_text"  # §2.1: fw_size pushed as a string
+    CHECKSUM_UNPADDED = "checksum_unpadded"  # §5: 32-bit texts lose their leading zeros
+    STALE_NOT_SKIPPED = "stale_not_skipped"  # §4.4: a stale queue record notifies anyway
+    REQUEUED_UNCHANGED = "requeued_unchanged"  # §4.2: saving a device queues it again
+    SIZE_NOT_REUSED = "size_not_reused"  # §6.2: an empty chunk request asks for the whole file
+    REQUEST_NOT_PINNED = "request_not_pinned"  # §6.2: a request id follows a new assignment
+    STALE_KEYS_KEPT = "stale_keys_kept"  # §2.1: keys the new package lacks are left behind
 
 
 _active: set[Fault] = set()

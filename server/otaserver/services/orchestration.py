@@ -53,7 +53,8 @@ class Orchestrator:
         for package_type in OtaPackageType:
             old = effective_package_id(*before, package_type) if before else None
             new = effective_package_id(*after, package_type)
-            if new is not None and new != old:
+            changed = new != old or faults.active(Fault.REQUEUED_UNCHANGED)
+            if new is not None and changed:
                 package = await repos.packages.get(new)
                 if package is not None:
                     await self._send(repos, after[0], package, now)

@@ -102,7 +102,10 @@ class QueueWorker:
             device is None
             or profile is None
             or package is None
-            or effective_package_id(device, profile, entry.package_type) != package.id
+            or (
+                effective_package_id(device, profile, entry.package_type) != package.id
+                and not faults.active(Fault.STALE_NOT_SKIPPED)
+            )
         ):
             # Stale: the assignment changed while it waited. Uses none of the pace.
             await repos.ota.finish(entry.id, QueueState.SKIPPED, now)
@@ -114,6 +117,8 @@ class QueueWorker:
         )
         values = shared_attributes(package)
         stale = [key for key in all_attribute_keys(kind) if key not in values]
+        if faults.active(Fault.STALE_KEYS_KEPT):
+            stale = []
         deleted = await data.delete_attributes(device.id, AttributeScope.SHARED_SCOPE, stale)
         # The attributes carry the assignment's time, as in ThingsBoard.
         await data.save_attributes(

@@ -309,6 +309,8 @@ class Connection:
             size = parse_chunk_size(payload)
             key = (request.package_type.value, request.request_id)
             binding = self._downloads.get(key)
+            if faults.active(Fault.REQUEST_NOT_PINNED):
+                binding = None
             if binding is None:
                 package = await self._device_api.package(self._device, request.package_type)
                 if package is None:
@@ -317,7 +319,7 @@ class Connection:
                 if data is None:
                     raise DownloadError("FAILURE")  # a URL package is fetched from its URL
                 binding = self._downloads[key] = Binding(data)
-            if size == 0:
+            if size == 0 and not faults.active(Fault.SIZE_NOT_REUSED):
                 size = binding.chunk_size
             binding.chunk_size = size
             if size > self._limits.max_chunk_size:
