@@ -23,15 +23,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pack-size", type=int, default=100)
     parser.add_argument("--pack-interval-ms", type=int, default=60000)
     parser.add_argument("--mqtt-max-chunk", type=int, default=65536)
+    parser.add_argument(
+        "--notify-timeout", type=float, default=120.0, help="seconds to wait for the queue"
+    )
+    parser.add_argument(
+        "--no-shrink", action="store_true", help="do not shrink failing examples (faster)"
+    )
     parser.add_argument("--start-local", action="store_true", help="start otakit for the run")
+    parser.add_argument(
+        "--local-database-url", help="with --start-local: run it on this database (PostgreSQL)"
+    )
     parser.add_argument(
         "--thingsboard", action="store_true", help="leave out the checks of otakit's own extensions"
     )
     parser.add_argument("--junitxml", default="conformance-report.xml")
-    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    parser.add_argument(
+        "pytest_args",
+        nargs="*",
+        help="more pytest arguments (after --); paths among them run instead of every check",
+    )
     args = parser.parse_args(argv)
+    chosen = [arg for arg in args.pytest_args if not arg.startswith("-") and Path(arg).exists()]
     options = [
-        str(CHECKS),
+        *([] if chosen else [str(CHECKS)]),
         "-p",
         "otaconformance.plugin",
         "--confcutdir",
@@ -47,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         str(args.pack_interval_ms),
         "--mqtt-max-chunk",
         str(args.mqtt_max_chunk),
+        "--notify-timeout",
+        str(args.notify_timeout),
         "--username",
         args.username,
         "--password",
@@ -58,11 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         ("--coap", args.coap),
         ("--sysadmin-username", args.sysadmin_username),
         ("--sysadmin-password", args.sysadmin_password),
+        ("--local-database-url", args.local_database_url),
     ):
         if value:
             options += [flag, value]
-    if args.start_local:
-        options.append("--start-local")
+    for flag, given in (("--start-local", args.start_local), ("--no-shrink", args.no_shrink)):
+        if given:
+            options.append(flag)
     if args.thingsboard:
         options += ["-m", "not otakit_extension"]
     return int(pytest.main(options + args.pytest_args))

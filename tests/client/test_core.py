@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import struct
 import subprocess
-import zlib
 from pathlib import Path
 
-import mmh3
 import pytest
+from otaconformance.reference import ALGORITHMS, checksum_text
 
 from tests.client.micropython import core_checks
 
@@ -20,22 +18,10 @@ CLIENT = Path(__file__).parents[2] / "client" / "otaclient"
 SIZES = (0, 1, 3, 64, 127, 128, 129, 1000, 3000)
 
 
-def reference(algorithm: str, data: bytes) -> str:
-    """The expected text, from CPython's own libraries (spec §5)."""
-    if algorithm == "CRC32":
-        return struct.pack("<I", zlib.crc32(data)).hex()
-    if algorithm == "MURMUR3_32":
-        return struct.pack("<I", mmh3.hash(data, 0, signed=False)).hex()
-    if algorithm == "MURMUR3_128":
-        return mmh3.hash_bytes(data).hex()
-    return hashlib.new(algorithm.lower(), data).hexdigest()
-
-
 def vectors() -> dict[str, object]:
-    algorithms = ("MD5", "SHA256", "SHA384", "SHA512", "CRC32", "MURMUR3_32", "MURMUR3_128")
     checksums = [
-        {"algorithm": a, "size": n, "text": reference(a, core_checks.pattern(0, n))}
-        for a in algorithms
+        {"algorithm": a, "size": n, "text": checksum_text(a, core_checks.pattern(0, n))}
+        for a in ALGORITHMS
         for n in SIZES
     ]
     return {

@@ -5,9 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import database_for
+
+CHECKS = Path(__file__).parents[2] / "conformance" / "otaconformance" / "checks"
+EXTENSIONS = (
+    "test_devices_already_on_target_are_not_notified",
+    "test_otakit_history_and_dashboard",
+    "test_coap_past_the_end_and_the_api_path",
+)
 
 
 def conformance(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -19,67 +29,109 @@ def conformance(*args: str, timeout: float = 600) -> subprocess.CompletedProcess
     )
 
 
-def test_the_suite_passes_against_otakit(tmp_path: Path) -> None:
+def test_the_suite_passes_against_otakit(tmp_path: Path, backend: str) -> None:
     report = tmp_path / "report.xml"
-    result = conformance("--start-local", "--junitxml", str(report))
-    assert result.returncode == 0, result.stdout[-4000:]
+    with ExitStack() as stack:
+        database = database_for(backend, stack)
+        result = conformance(
+            "--start-local", "--local-database-url", database, "--junitxml", str(report)
+        )
+    assert result.returncode == 0, result.stdout[-6000:]
     suite = ElementTree.parse(report).getroot().find("testsuite")
     assert suite is not None
-    assert int(suite.get("tests", "0")) >= 30
-    assert suite.get("failures") == "0" and suite.get("errors") == "0"
-    assert "conformance by area" in result.stdout
-    assert "ok   Chunked downloads (HTTP, MQTT, CoAP)" in result.stdout
+    assert int(suite.get("tests", "0")) >= 80
+    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", "0")
+    summary = result.stdout.split("conformance by area")[1]
+    for area in ("REST package lifecycle", "Chunked downloads", "Stateful model of the rules"):
+        assert f"ok   {area}" in summary
 
 
-def test_a_thingsboard_run_leaves_out_otakits_extensions(tmp_path: Path) -> None:
+def collected(*args: str) -> str:
+    result = conformance("--url", "http://unused.invalid", *args, "--", "--collect-only")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result.stdout
+
+
+def test_a_thingsboard_run_leaves_out_otakits_extensions() -> None:
+    everything, thingsboard = collected(), collected("--thingsboard")
+    for name in EXTENSIONS:
+        assert name in everything and name not in thingsboard
+    assert "test_mqtt_chunks" in thingsboard and "test_assignment_model" in thingsboard
+
+
+def test_a_failure_exits_non_zero_and_names_its_rule(tmp_path: Path) -> None:
+    report = tmp_path / "report.xml"
     result = conformance(
         "--start-local",
-        "--thingsboard",
+        "--no-shrink",
         "--junitxml",
-        str(tmp_path / "r.xml"),
+        str(report),
         "--",
-        "-k",
-        "statuses or on_target",
+        str(CHECKS / "test_checksums.py"),
+        "--local-faults",
+        "crc32_big_endian",
     )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "1 passed, 31 deselected" in result.stdout  # the two extensions went with -m
+    assert result.returncode == 1
+    suite = ElementTree.parse(report).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") != "0"
+    summary = result.stdout.split("conformance by area")[1]
+    assert "FAIL Checksum text (7 algorithms)" in summary
+    assert "test_computed_checksum_text[CRC32]: [rule §5] CRC32 text" in summary
 
 
 # Each fault breaks one rule; the checks named must fail, and say which rule broke.
 FAULTS = [
-    ("crc32_big_endian", "test_checksums.py", "computed and CRC32", "[rule §5] CRC32"),
-    ("chunk_index_as_offset", "test_chunks.py", "mqtt", "[rule §6.2] chunk index counts"),
-    ("no_deleted_push", "test_attributes.py", "", "[rule §2.1] unassignment tells the device"),
-    ("profile_overrides_device", "test_assignment.py", "overrides", "[rule §4.1]"),
+    ("crc32_big_endian", "test_checksums.py", "computed and CRC32", "[rule §5] CRC32 text"),
+    ("chunk_index_as_offset", "test_chunks.py", "mqtt_chunks", "[rule §6.2] chunk index counts"),
+    ("no_deleted_push", "test_attributes.py", "mqtt5-fw", "[rule §2.1] unassignment tells"),
+    ("profile_overrides_device", "test_assignment.py", "overrides", "[rule §4.1] the device's own"),
     ("pack_size_exceeded", "test_queue.py", "pace", "[rule §4.3] at most 10 notifications"),
-    ("no_empty_past_end", "test_chunks.py", "http", "[rule §6.3] past the end"),
-    ("title_not_checked", "test_errors.py", "mismatch", "[rule §6.3] a title/version"),
+    ("no_empty_past_end", "test_chunks.py", "http_chunks", "[rule §6.3] past the end"),
+    ("title_not_checked", "test_errors.py", "mismatch", "[rule §6.3] a title that is not"),
     ("wrong_checksum_accepted", "test_checksums.py", "wrong", "[rule §4.5] a supplied checksum"),
     ("title_editable", "test_packages.py", "fixed", "[rule §4.5] the title cannot change"),
-    ("no_queued_telemetry", "test_queue.py", "queued_and_target", "[rule §2.2]"),
+    ("no_queued_telemetry", "test_queue.py", "queued_and_target", "[rule §2.2] assignment writes"),
     ("bad_token_accepted", "test_errors.py", "bad_token", "[rule §6.2] an unknown token"),
-    ("other_tenant_visible", "test_isolation.py", "tenant", "[rule §7] another tenant"),
-    ("size_as_text", "test_queue.py", "queued_and_target", "[rule §2.1] fw_size is a JSON"),
+    ("other_tenant_visible", "test_isolation.py", "tenant", "[rule §7] another tenant cannot"),
+    ("size_as_text", "test_queue.py", "queued_and_target", "[rule §2.1] the shared attributes"),
+    ("checksum_unpadded", "test_checksums.py", "zeros", "[rule §5] CRC32 text"),
+    ("stale_not_skipped", "test_queue.py", "stale", "[rule §4.4] a queued record whose"),
+    ("requeued_unchanged", "test_queue.py", "unchanged", "[rule §4.2] a device saved with"),
+    ("size_not_reused", "test_chunks.py", "reused", "[rule §6.2] an empty payload reuses"),
+    ("request_not_pinned", "test_chunks.py", "pinned", "[rule §6.2] a request id stays bound"),
+    ("stale_keys_kept", "test_attributes.py", "previous", "[rule §2.1] keys the new package"),
+    # The stateful model finds these by itself, from random sequences of steps.
+    ("profile_overrides_device", "test_model.py", "", "[rule §4.1"),
+    ("requeued_unchanged", "test_model.py", "", "[rule §4.2] QUEUED exactly when"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("fault", "module", "selection", "message"), FAULTS, ids=[fault[0] for fault in FAULTS]
+    ("fault", "module", "selection", "message"),
+    FAULTS,
+    ids=[
+        f"{fault}-{module.removeprefix('test_').removesuffix('.py')}"
+        for fault, module, *_ in FAULTS
+    ],
 )
 def test_the_suite_catches_an_injected_fault(
     tmp_path: Path, fault: str, module: str, selection: str, message: str
 ) -> None:
-    checks = Path(__file__).parents[2] / "conformance" / "otaconformance" / "checks" / module
     extra = ["-k", selection] if selection else []
+    # A fixed seed: whether a property meets the fault must not be left to chance.
     result = conformance(
         "--start-local",
+        "--no-shrink",
         "--junitxml",
         str(tmp_path / "r.xml"),
         "--",
-        str(checks),
+        str(CHECKS / module),
         "--local-faults",
         fault,
+        "--hypothesis-seed",
+        "20261202",
         *extra,
     )
-    assert result.returncode != 0, f"{fault} went unnoticed:\n{result.stdout[-3000:]}"
-    assert message in result.stdout, result.stdout[-3000:]
+    assert result.returncode == 1, f"{fault} went unnoticed:\n{result.stdout[-3000:]}"
+    summary = result.stdout.split("conformance by area")[1]
+    assert message in summary, result.stdout[-3000:]

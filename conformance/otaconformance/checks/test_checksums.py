@@ -2,39 +2,46 @@
 
 from __future__ import annotations
 
-import hashlib
-import struct
-import zlib
-
-import mmh3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from otaconformance.reference import ALGORITHMS, checksum_text, data_with_leading_zeros
 from otaconformance.target import Target, rule
 
 DATA = b"123456789" * 50 + bytes(range(256))
 
 
-def expected(algorithm: str, data: bytes) -> str:
-    if algorithm == "CRC32":
-        return struct.pack("<I", zlib.crc32(data)).hex()
-    if algorithm == "MURMUR3_32":
-        return struct.pack("<I", mmh3.hash(data, 0, signed=False)).hex()
-    if algorithm == "MURMUR3_128":
-        return mmh3.hash_bytes(data).hex()
-    return hashlib.new(algorithm.lower(), data).hexdigest()
+def check_text(algorithm: str, data: bytes, got: str) -> None:
+    expected = checksum_text(algorithm, data)
+    assert got == expected, rule(
+        "§5",
+        f"{algorithm} text is lower-case hex of Guava's bytes (32-bit values little-endian, "
+        f"zero-padded) of {len(data)} bytes: expected {expected}, got {got}",
+    )
 
 
-@pytest.mark.parametrize(
-    "algorithm", ["MD5", "SHA256", "SHA384", "SHA512", "CRC32", "MURMUR3_32", "MURMUR3_128"]
-)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_computed_checksum_text(target: Target, profile: str, algorithm: str) -> None:
     info = target.package(profile, DATA, algorithm=algorithm)
     assert info["checksumAlgorithm"] == algorithm
-    assert info["checksum"] == expected(algorithm, DATA), rule(
-        "§5",
-        f"{algorithm} text is lower-case hex of Guava's bytes (32-bit values "
-        f"little-endian): expected {expected(algorithm, DATA)}, got {info['checksum']}",
-    )
+    check_text(algorithm, DATA, info["checksum"])
+
+
+@settings(
+    max_examples=14, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(algorithm=st.sampled_from(ALGORITHMS), data=st.binary(min_size=1, max_size=3000))
+def test_checksum_text_of_any_data(
+    target: Target, profile: str, algorithm: str, data: bytes
+) -> None:
+    check_text(algorithm, data, target.package(profile, data, algorithm=algorithm)["checksum"])
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "MURMUR3_32"])
+def test_32_bit_texts_keep_their_zeros(target: Target, profile: str, algorithm: str) -> None:
+    data = data_with_leading_zeros(algorithm)
+    check_text(algorithm, data, target.package(profile, data, algorithm=algorithm)["checksum"])
 
 
 def test_crc32_of_the_spec_example(target: Target, profile: str) -> None:
@@ -44,13 +51,23 @@ def test_crc32_of_the_spec_example(target: Target, profile: str) -> None:
     )
 
 
-def test_a_wrong_checksum_is_refused(target: Target, profile: str) -> None:
-    info = target.package(profile, None)
-    response = target.http.post(
-        f"/api/otaPackage/{info['id']['id']}",
-        params={"checksumAlgorithm": "SHA256", "checksum": "0" * 64},
-        files={"file": ("image.bin", DATA, "application/octet-stream")},
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_supplied_checksum_in_that_text_is_accepted(
+    target: Target, profile: str, algorithm: str
+) -> None:
+    info = target.package_info(profile)
+    response = target.upload(info, DATA, algorithm, checksum_text(algorithm, DATA), expect=None)
+    assert response.status_code == 200, rule(
+        "§4.5",
+        f"a supplied {algorithm} checksum in the §5 text is accepted, got "
+        f"{response.status_code}: {response.text[:200]}",
     )
+    assert response.json()["checksum"] == checksum_text(algorithm, DATA)
+
+
+def test_a_wrong_checksum_is_refused(target: Target, profile: str) -> None:
+    info = target.package_info(profile)
+    response = target.upload(info, DATA, "SHA256", "0" * 64, expect=None)
     assert response.status_code == 400, rule(
         "§4.5",
         f"a supplied checksum that does not match is refused (400), got {response.status_code}",
