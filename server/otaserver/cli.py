@@ -60,8 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(device_main(arguments[1:]))
     if arguments[:1] == ["conformance"]:
-        from otaconformance.cli import main as conformance_main
-
+        try:
+            from otaconformance.cli import main as conformance_main
+        except ImportError as missing:
+            print(
+                f"otakit conformance needs {missing.name}: pip install 'otakit[conformance]'",
+                file=sys.stderr,
+            )
+            return 2
         return int(conformance_main(arguments[1:]))
     parser = argparse.ArgumentParser(prog="otakit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
