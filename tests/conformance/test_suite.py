@@ -122,7 +122,8 @@ def test_the_suite_catches_an_injected_fault(
     tmp_path: Path, fault: str, module: str, selection: str, message: str
 ) -> None:
     extra = ["-k", selection] if selection else []
-    # Whether a property meets the fault must not be left to chance: a fixed seed, and a working
+    # Whether a property meets the fault must not be left to chance: a fixed seed, hypothesis's
+    # default profile (not the derandomized one it picks by itself under CI=true), and a working
     # directory of its own, so that no example saved by another run (.hypothesis/) is replayed.
     result = conformance(
         "--start-local",
@@ -133,6 +134,8 @@ def test_the_suite_catches_an_injected_fault(
         str(CHECKS / module),
         "--local-faults",
         fault,
+        "--hypothesis-profile",
+        "default",
         "--hypothesis-seed",
         "20261202",
         *extra,

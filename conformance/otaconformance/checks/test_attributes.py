@@ -19,6 +19,7 @@ from otaconformance.target import FIRMWARE, SOFTWARE, Entity, Kind, Target, rule
 
 ANNOUNCED = ("title", "version", "size", "checksum", "checksum_algorithm")
 POLL_MS = 20_000  # one long poll's timeout; well inside the HTTP client's
+DELETION_WAIT = 5  # seconds: a deletion is pushed at once
 
 
 def announcement(package: Entity, kind: Kind) -> dict[str, Any]:
@@ -103,29 +104,45 @@ def test_http_requests_and_long_poll(target: Target, profile: str) -> None:
             "fw_title": package["title"],
             "fw_size": package["dataSize"],
         }, rule("§6.3", f"repeated sharedKeys parameters are joined: {repeated.text}")
-        updates = long_poll(http, partial(target.assign, device, None), "deleted", 30)
+        # A deletion is pushed at once, and a poll that is not yet waiting misses it (as on
+        # ThingsBoard): give the poll longer to settle each time, announcing the package again.
+        for settle in (0.5, 2, 5):
+            unassign = partial(target.assign, device, None)
+            updates = long_poll(http, unassign, "deleted", DELETION_WAIT, settle)
+            if first_with(updates, "deleted"):
+                break
+            target.assign(device, package)
+            target.notified(device["id"]["id"], package)
         check_deleted(first_with(updates, "deleted") or None, FIRMWARE, "HTTP long poll")
 
 
 def long_poll(
-    http: HttpDevice, action: Callable[[], object], until: str, timeout: float
+    http: HttpDevice,
+    action: Callable[[], object],
+    until: str,
+    timeout: float,
+    settle: float = 0.5,
 ) -> list[dict[str, Any]]:
-    """What long polls of attributes/updates return after `action`, up to an update with `until`."""
+    """What long polls of attributes/updates return after `action`, up to an update with `until`.
+
+    The first poll gets `settle` seconds to be waiting before the action.
+    """
     results: queue.Queue[httpx.Response | BaseException] = queue.Queue()
+    poll_ms = min(POLL_MS, int(timeout * 1000))
 
     def poll() -> None:
         try:
-            results.put(http.get("attributes/updates", timeout=POLL_MS))
+            results.put(http.get("attributes/updates", timeout=poll_ms))
         except BaseException as error:  # handed to the check, which fails with it
             results.put(error)
 
     deadline = time.monotonic() + timeout
     threading.Thread(target=poll, daemon=True).start()
-    time.sleep(0.5)  # the poll is waiting before the update happens
+    time.sleep(settle)
     action()
     updates: list[dict[str, Any]] = []
     while True:
-        response = results.get(timeout=POLL_MS / 1000 + 30)
+        response = results.get(timeout=poll_ms / 1000 + 30)
         if isinstance(response, BaseException):
             raise response
         if response.status_code == 200 and response.content:

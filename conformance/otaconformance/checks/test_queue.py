@@ -91,9 +91,9 @@ def test_a_stale_record_is_skipped(target: Target, profile: str) -> None:
     other = target.profile()
     late = target.package(other, b"late" * 10)
     device, _ = target.device(other)
-    burst = [target.device(profile)[0]["id"]["id"] for _ in range(target.pack_size)]
+    burst = [target.device(profile)[0]["id"]["id"] for _ in range(2 * target.pack_size)]
     target.assign_profile(profile, target.package(profile, b"burst" * 10))
-    target.assign(device, late)  # behind a whole pack: it waits for the next interval
+    target.assign(device, late)  # behind two whole packs: it waits two intervals at least
     target.assign(device, None)  # and goes stale before its turn
     target.drained(burst)
     device_id = device["id"]["id"]
