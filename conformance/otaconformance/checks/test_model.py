@@ -62,7 +62,7 @@ def make_machine(target: Target) -> type[RuleBasedStateMachine]:
             own = self.own[device]
             return own if own is not None else self.profile_package
 
-        def change(self, apply: Any) -> None:
+        def change(self, apply: Callable[[], object]) -> None:
             """Applies a change of assignment to the model, with the QUEUED it must cause."""
             before = [self.effective(d) for d in range(DEVICES)]
             apply()
@@ -89,7 +89,10 @@ def make_machine(target: Target) -> type[RuleBasedStateMachine]:
         @rule(device=st.integers(0, DEVICES - 1), state=st.sampled_from(STATES))
         def report(self, device: int, state: str) -> None:
             with HttpDevice(target.url, devices[device][1]) as http:
-                assert http.post("telemetry", {wire.state_key("fw"): state}).status_code == 200
+                assert (
+                    http.post("telemetry", {wire.state_key(wire.FIRMWARE): state}).status_code
+                    == 200
+                )
             self.reported[device][state] += 1
 
         @rule(device=st.integers(0, DEVICES - 1))
