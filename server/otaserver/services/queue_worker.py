@@ -95,8 +95,14 @@ class QueueWorker:
         return 0
 
     async def _notify(self, repos: Repositories, entry: QueueEntry, now: int) -> list[Push]:
-        device = await repos.devices.get(entry.device_id)
-        profile = None if device is None else await repos.profiles.get(device.device_profile_id)
+        # Locked: an assignment saved meanwhile either waits for this record or is seen by it,
+        # never both read as before and undone after (which would leave stale attributes).
+        device = await repos.devices.get(entry.device_id, lock=True)
+        profile = (
+            None
+            if device is None
+            else await repos.profiles.get(device.device_profile_id, lock=True)
+        )
         package = await repos.packages.get(entry.package_id)
         if (
             device is None

@@ -79,10 +79,10 @@ class TableRepository(Generic[T]):
         except sa.exc.IntegrityError as exc:
             raise DuplicateKey(str(exc.orig)) from exc
 
-    async def get(self, entity_id: UUID) -> T | None:
-        result = await self._connection.execute(
-            sa.select(self._table).where(self._table.c.id == entity_id)
-        )
+    async def get(self, entity_id: UUID, lock: bool = False) -> T | None:
+        query = sa.select(self._table).where(self._table.c.id == entity_id)
+        # FOR UPDATE on PostgreSQL; SQLite has no row locks (its writers take turns anyway).
+        result = await self._connection.execute(query.with_for_update() if lock else query)
         row = result.first()
         return None if row is None else self._entity_of(row)
 

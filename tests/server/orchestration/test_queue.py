@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -155,3 +156,20 @@ def test_created_and_moved_devices_are_queued(paced: Start) -> None:
         "/api/device", {**mover, "deviceProfileId": entity_id("DEVICE_PROFILE", profile_id)}
     )
     wait_for(lambda: shared(tenant, mover["id"]["id"]).get("fw_title") == pkg["title"], 10)
+
+
+def test_an_unassignment_racing_the_worker_leaves_no_attributes(paced: Start) -> None:
+    """The worker and an unassignment touch the same device at once, again and again.
+
+    Whoever goes first, the unassigned devices must end with no `fw_*` attributes: the worker may
+    not announce a package it read as assigned once the unassignment has removed it.
+    """
+    _, tenant = paced(100000, 1000)  # no pace: the worker takes each record at once
+    profile_id, devices = profile_with_devices(tenant, 3)
+    pkg = package(tenant, profile_id)
+    for _ in range(30):
+        assign_profile(tenant, profile_id, pkg)
+        assign_profile(tenant, profile_id, None)
+    time.sleep(2)  # the worker finishes (or skips) what is left of the queue
+    announced = [d["name"] for d in devices if "fw_title" in shared(tenant, d["id"]["id"])]
+    assert announced == [], f"unassigned devices still announce the package: {announced}"
