@@ -60,10 +60,15 @@ def test_a_server_restart_mid_download_costs_no_byte_twice(
         wait_partial(tmp_path, len(IMAGE) // 3)
         server.stop()
         time.sleep(1)
+        # The restart fell in the middle of the download: part of the image came after it.
+        assert 0 < partial_size(tmp_path) < len(IMAGE)
         current[0] = start_server(data_dir, database, ports=server.ports)
         events = events_of(device)
         assert device.returncode == 0, events
-        assert any(e.get("event") == "disconnected" for e in events)
+        if protocol != "coap":
+            # A TCP connection breaks. CoAP has none: a request left unanswered by the stopping
+            # server is sent again 2 to 3 s later (RFC 7252 §4.2), and may reach the new one.
+            assert any(e.get("event") == "disconnected" for e in events)
         assert events[-1]["state"] == "UPDATED"
         assert events[-1]["fetched"] == len(IMAGE)  # every byte exactly once
         assert installed(tmp_path) == IMAGE
