@@ -81,8 +81,11 @@ class TableRepository(Generic[T]):
 
     async def get(self, entity_id: UUID, lock: bool = False) -> T | None:
         query = sa.select(self._table).where(self._table.c.id == entity_id)
-        # FOR UPDATE on PostgreSQL; SQLite has no row locks (its writers take turns anyway).
-        result = await self._connection.execute(query.with_for_update() if lock else query)
+        # FOR NO KEY UPDATE on PostgreSQL: it does not block the KEY SHARE lock that an insert
+        # referencing the row takes, so it cannot deadlock with one. SQLite has no row locks (its
+        # writers take turns anyway).
+        locked = query.with_for_update(key_share=True) if lock else query
+        result = await self._connection.execute(locked)
         row = result.first()
         return None if row is None else self._entity_of(row)
 
