@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
-from hypothesis import settings
 from hypothesis import strategies as st
 
 from otaserver.transports.mqtt.codec import Decoder
@@ -45,9 +44,6 @@ from otaserver.transports.mqtt.properties import (
 
 V3, V5 = ProtocolVersion.V311, ProtocolVersion.V5
 T = PacketType
-FAST = settings(max_examples=35, deadline=None)
-MANY = settings(max_examples=120, deadline=None)
-STREAMS = settings(max_examples=30, deadline=None)
 
 # --- strategies: valid packets ----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otaserver.transports.mqtt.codec import Decoder, encode
@@ -32,8 +32,6 @@ from otaserver.transports.mqtt.packets import (
 from otaserver.transports.mqtt.properties import Properties, PropertyId, pack_varint
 from tests.support.mqtt_packets import (
     CASES,
-    FAST,
-    STREAMS,
     V3,
     V5,
     connects,
@@ -43,6 +41,9 @@ from tests.support.mqtt_packets import (
     receiver,
     stream_of,
 )
+
+FAST = settings(max_examples=35, deadline=None)
+STREAMS = settings(max_examples=30, deadline=None)
 
 # --- round trips ------------------------------------------------------------------------------
 

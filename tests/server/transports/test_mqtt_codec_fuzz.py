@@ -6,7 +6,7 @@ import contextlib
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otaserver.transports.mqtt.codec import Decoder, MalformedPacket, PacketTooLarge, encode
@@ -14,7 +14,6 @@ from otaserver.transports.mqtt.packets import PacketType, ProtocolVersion, Publi
 from otaserver.transports.mqtt.properties import MAX_VARINT, pack_varint
 from tests.support.mqtt_packets import (
     CASES,
-    MANY,
     V3,
     V5,
     connects,
@@ -23,6 +22,8 @@ from tests.support.mqtt_packets import (
     packets_of,
     receiver,
 )
+
+MANY = settings(max_examples=120, deadline=None)
 
 # --- fuzzing ----------------------------------------------------------------------------------
 
