@@ -16,6 +16,7 @@ from .api.routes import routes
 from .blobs.filestore import FileBlobStore
 from .domain import faults
 from .domain.enums import UpdateStatus
+from .domain.inputs import InputLimits
 from .domain.orchestration import PackRate
 from .pubsub import PostgresPubSub, asyncpg_dsn
 from .services.auth import Authenticator, signing_secret
@@ -26,6 +27,7 @@ from .sessions import SessionRegistry
 from .settings import Settings
 from .storage.database import create_engine, migrate
 from .storage.repositories import SqlStorage
+from .throttled_log import ThrottledLog
 from .transports import http as http_device_api
 from .transports.coap import CoapServer
 from .transports.mqtt.connection import Limits
@@ -46,6 +48,15 @@ class StartupReport:
     admin_email: str | None = None
     admin_password: str | None = None
     demo_devices: tuple[tuple[str, str], ...] = ()
+
+
+def input_limits(settings: Settings) -> InputLimits:
+    return InputLimits(
+        max_json_body=settings.max_json_body,
+        max_json_depth=settings.max_json_depth,
+        max_keys=settings.max_telemetry_keys,
+        max_name_length=settings.max_name_length,
+    )
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -76,7 +87,13 @@ def create_app(settings: Settings) -> Starlette:
         if pubsub is not None:
             await pubsub.start()
         services = Services.build(
-            storage, blobs, clock, authenticator, pubsub or sessions, settings.max_package_size
+            storage,
+            blobs,
+            clock,
+            authenticator,
+            pubsub or sessions,
+            settings.max_package_size,
+            input_limits(settings),
         )
         app.state.services = services
         report = await _bootstrap(settings, storage, clock)
@@ -86,11 +103,19 @@ def create_app(settings: Settings) -> Starlette:
             Limits(
                 max_chunk_size=settings.mqtt_max_chunk_size,
                 max_packet_size=settings.mqtt_max_packet_size,
+                max_subscriptions=settings.mqtt_max_subscriptions,
+                max_downloads=settings.mqtt_max_downloads,
             ),
+            max_connections=settings.mqtt_max_connections,
+            warnings=ThrottledLog(logging.getLogger("otaserver.mqtt"), settings.log_repeat_seconds),
         )
         if settings.mqtt_port:
             await mqtt.start(settings.host, settings.mqtt_port)
-        coap = CoapServer(app.state.services.device_api, sessions)
+        coap = CoapServer(
+            app.state.services.device_api,
+            sessions,
+            ThrottledLog(logging.getLogger("otaserver.coap"), settings.log_repeat_seconds),
+        )
         if settings.coap_port:
             await coap.start(settings.host, settings.coap_port)
         worker = QueueWorker(

@@ -15,6 +15,9 @@ from .domain.errors import OtaError
 from .domain.faults import Fault
 
 GIB = 1024**3
+MIB = 1024**2
+# The width of the database's name columns; a longer limit could not be stored.
+MAX_COLUMN_WIDTH = 255
 
 
 class SettingsError(OtaError):
@@ -64,6 +67,20 @@ def _stuck_timeouts(text: str) -> dict[str, int]:
             raise ValueError(f"{status!r} is not one of {', '.join(STUCK_STATUSES)}")
         timeouts[status] = _positive_int(seconds.strip())
     return timeouts
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def _name_length(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_COLUMN_WIDTH:
+        raise ValueError(f"must be at most {MAX_COLUMN_WIDTH}, the width of the database's columns")
+    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -131,6 +148,109 @@ SETTINGS: tuple[SettingSpec, ...] = (
         2 * GIB,
         _positive_int,
         "Largest package data accepted, in bytes; larger uploads get 413.",
+    ),
+    SettingSpec(
+        "max_json_body",
+        MIB,
+        _positive_int,
+        "Largest JSON body accepted from users and devices, in bytes; a larger one gets 413.",
+    ),
+    SettingSpec(
+        "max_json_depth",
+        32,
+        _positive_int,
+        "Deepest nesting of JSON objects and arrays accepted; deeper gets 400.",
+    ),
+    SettingSpec(
+        "max_telemetry_keys",
+        1000,
+        _positive_int,
+        "Most telemetry values or attributes in one message, and most keys asked for in one "
+        "request; more gets 400.",
+    ),
+    SettingSpec(
+        "max_name_length",
+        MAX_COLUMN_WIDTH,
+        _name_length,
+        "Longest name, title, version, tag, label or e-mail accepted, in characters; longer gets "
+        f"400. At most {MAX_COLUMN_WIDTH}.",
+    ),
+    SettingSpec(
+        "http_header_timeout",
+        10.0,
+        _positive_seconds,
+        "Seconds an HTTP client has, once connected or between requests, to send a request's "
+        "headers; a slower one gets 408 and is disconnected.",
+    ),
+    SettingSpec(
+        "http_body_timeout",
+        30.0,
+        _positive_seconds,
+        "Seconds a request body may pause; after a longer pause the connection is closed.",
+    ),
+    SettingSpec(
+        "http_max_connections",
+        4000,
+        _positive_int,
+        "Most HTTP connections held at once; one more gets 503 and is closed.",
+    ),
+    SettingSpec(
+        "mqtt_max_connections",
+        12000,
+        _positive_int,
+        "Most MQTT connections held at once; one more is closed at once.",
+    ),
+    SettingSpec(
+        "mqtt_max_subscriptions",
+        64,
+        _positive_int,
+        "Most topic filters one MQTT connection may hold; more are refused in the SUBACK.",
+    ),
+    SettingSpec(
+        "mqtt_max_downloads",
+        16,
+        _positive_int,
+        "Request ids one MQTT connection keeps bound to their package; past this, the one "
+        "used least recently is forgotten.",
+    ),
+    SettingSpec(
+        "login_max_failures",
+        5,
+        _positive_int,
+        "Failed logins in a row after which an account is locked for login_lockout_seconds, "
+        "except from addresses it logged in from before.",
+    ),
+    SettingSpec(
+        "login_max_failures_per_address",
+        20,
+        _positive_int,
+        "Failed logins from one client address, to any accounts, after which that address "
+        "may not log in for login_lockout_seconds.",
+    ),
+    SettingSpec(
+        "login_lockout_seconds",
+        300,
+        _positive_int,
+        "How long a lockout lasts; failures older than this are forgotten.",
+    ),
+    SettingSpec(
+        "password_hash_threads",
+        1,
+        _positive_int,
+        "Password hashes computed at once; each keeps a core busy for about 0.1 s.",
+    ),
+    SettingSpec(
+        "login_max_waiting",
+        32,
+        _positive_int,
+        "Logins that may wait for a password hash; one more gets 429.",
+    ),
+    SettingSpec(
+        "log_repeat_seconds",
+        10.0,
+        _positive_seconds,
+        "A warning about bad input or refused connections is logged at most once per this "
+        "many seconds, with the number of repeats.",
     ),
     SettingSpec(
         "admin_email",
@@ -207,6 +327,22 @@ class Settings:
     mqtt_max_packet_size: int
     database_url: str
     max_package_size: int
+    max_json_body: int
+    max_json_depth: int
+    max_telemetry_keys: int
+    max_name_length: int
+    http_header_timeout: float
+    http_body_timeout: float
+    http_max_connections: int
+    mqtt_max_connections: int
+    mqtt_max_subscriptions: int
+    mqtt_max_downloads: int
+    login_max_failures: int
+    login_max_failures_per_address: int
+    login_lockout_seconds: int
+    password_hash_threads: int
+    login_max_waiting: int
+    log_repeat_seconds: float
     admin_email: str
     admin_password: str
     jwt_secret: str

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from ..domain.enums import EntityType, OtaPackageType
-from ..domain.errors import BadRequest
+from ..domain.errors import BadRequest, PayloadTooLarge
+from ..domain.inputs import InputLimits, check_name, parse_decimal, parse_json
 from ..domain.model import JsonDict, PageRequest
+from .routing import services
 
 # ThingsBoard's "no entity" id: the customer of an unassigned device, the tenant of the sysadmin.
 NULL_UUID = UUID("13814000-1dd2-11b2-8080-808080808080")
 MAX_PAGE_SIZE = 10_000
+# The furthest row a page may start at: past this, every database would need 64-bit offsets.
+MAX_OFFSET = 2**31 - 1
 
 
 def parse_uuid(text: str, what: str = "id") -> UUID:
@@ -24,22 +27,40 @@ def parse_uuid(text: str, what: str = "id") -> UUID:
         raise BadRequest(f"Invalid UUID string for {what}: {text!r}") from None
 
 
-async def json_body(request: Request) -> Body:
-    raw = await request.body()
+async def read_body(request: Request) -> bytes:
+    """A JSON request's body, refused with 413 as soon as it passes the JSON body limit."""
+    limit = services(request).limits.max_json_body
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"JSON body is larger than the limit of {limit} bytes")
+    body = bytearray()
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise BadRequest("Invalid request body: not JSON") from None
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"JSON body is larger than the limit of {limit} bytes")
+    except ClientDisconnect:
+        raise BadRequest("The client disconnected before the body ended") from None
+    return bytes(body)
+
+
+async def json_body(request: Request) -> Body:
+    limits = services(request).limits
+    data = parse_json(await read_body(request), limits)
     if not isinstance(data, dict):
         raise BadRequest("Invalid request body: expected a JSON object")
-    return Body(data)
+    return Body(data, limits)
 
 
 class Body:
-    """A JSON object from a client, read field by field with type checks."""
+    """A JSON object from a client, read field by field with type checks.
 
-    def __init__(self, data: JsonDict) -> None:
+    Texts are names unless said otherwise: at most the name length limit.
+    """
+
+    def __init__(self, data: JsonDict, limits: InputLimits | None = None) -> None:
         self.data = data
+        self.limits = limits or InputLimits()
 
     def _get(self, name: str, kinds: type | tuple[type, ...], kind_name: str) -> Any:
         value = self.data.get(name)
@@ -47,8 +68,12 @@ class Body:
             raise BadRequest(f"Field '{name}' must be {kind_name}")
         return value
 
-    def text(self, name: str) -> str | None:
-        return self._get(name, str, "a string")  # type: ignore[no-any-return]
+    def text(self, name: str, long: bool = False) -> str | None:
+        """A string field; `long` for free text (a description) bounded only by the body."""
+        value: str | None = self._get(name, str, "a string")
+        if value is not None and not long:
+            check_name(value, f"Field '{name}'", self.limits)
+        return value
 
     def required_text(self, name: str, message: str) -> str:
         value = self.text(name)
@@ -94,10 +119,17 @@ def query_int(request: Request, name: str, default: int | None = None, minimum: 
         if default is None:
             raise BadRequest(f"Required request parameter '{name}' is not present")
         return default
+    negative = raw.startswith("-")
     try:
-        value = int(raw)
+        value = parse_decimal(raw[1:] if negative else raw)
     except ValueError:
-        raise BadRequest(f"Parameter '{name}' must be an integer, not {raw!r}") from None
+        raise BadRequest(
+            f"Parameter '{name}' must be an integer written with the digits 0-9"
+        ) from None
+    if value is None:
+        raise BadRequest(f"Parameter '{name}' is too large")
+    if negative:
+        value = -value
     if value < minimum:
         raise BadRequest(f"Parameter '{name}' must be at least {minimum}")
     return value
@@ -115,9 +147,12 @@ def page_request(request: Request) -> PageRequest:
     page_size = query_int(request, "pageSize", minimum=1)
     if page_size > MAX_PAGE_SIZE:
         raise BadRequest(f"Parameter 'pageSize' must be at most {MAX_PAGE_SIZE}")
+    page = query_int(request, "page")
+    if page * page_size > MAX_OFFSET:
+        raise BadRequest(f"Parameters 'page' times 'pageSize' must be at most {MAX_OFFSET}")
     return PageRequest(
         page_size=page_size,
-        page=query_int(request, "page"),
+        page=page,
         text_search=request.query_params.get("textSearch") or None,
         sort_property=request.query_params.get("sortProperty") or None,
         sort_order_desc=order == "DESC",

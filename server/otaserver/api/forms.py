@@ -30,7 +30,7 @@ _PROFILE_MODELLED = {
 
 
 def _contact(body: Body) -> dict[str, object]:
-    return {name: body.data[name] for name in CONTACT_FIELDS if body.data.get(name) is not None}
+    return {name: value for name in CONTACT_FIELDS if (value := body.text(name)) is not None}
 
 
 def tenant_form(body: Body) -> TenantForm:
@@ -76,7 +76,7 @@ def profile_form(body: Body) -> ProfileForm:
     return ProfileForm(
         id=body.own_id(EntityType.DEVICE_PROFILE),
         name=body.required_text("name", "Device profile name should be specified!"),
-        description=body.text("description"),
+        description=body.text("description", long=True),
         is_default=body.flag("default"),
         firmware_id=body.entity_id("firmwareId", EntityType.OTA_PACKAGE),
         software_id=body.entity_id("softwareId", EntityType.OTA_PACKAGE),
@@ -101,7 +101,7 @@ def device_form(body: Body) -> DeviceForm:
 def package_form(body: Body) -> PackageForm:
     kind = package_type(body.required_text("type", "Type of OtaPackage should be specified!"))
     profile_id = body.entity_id("deviceProfileId", EntityType.DEVICE_PROFILE)
-    url = body.text("url")
+    url = body.text("url", long=True)
     if profile_id is None:
         raise BadRequest("OtaPackage should be assigned to device profile!")
     return PackageForm(

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..domain.errors import BadRequest
 from ..domain.telemetry import AttributeScope, TelemetryPoint, split_keys
-from .body import optional_int, parse_uuid, query_int
+from .body import optional_int, parse_uuid, query_int, read_body
 from .routing import Operation, Param, principal, services
 
 BASE = "/api/plugins/telemetry/{entityType}/{entityId}"
@@ -34,7 +34,8 @@ def _scope(request: Request) -> AttributeScope:
 
 
 def _keys(request: Request) -> list[str] | None:
-    return split_keys(*request.query_params.getlist("keys"))
+    limit = services(request).limits.max_keys
+    return split_keys(*request.query_params.getlist("keys"), limit=limit)
 
 
 def wire_value(value: Any, strict: bool) -> Any:
@@ -49,9 +50,8 @@ def wire_value(value: Any, strict: bool) -> Any:
 
 
 async def save_attributes(request: Request) -> Response:
-    payload = json.loads(await request.body() or b"null")
     await services(request).telemetry.save_attributes(
-        principal(request), _device_id(request), _scope(request), payload
+        principal(request), _device_id(request), _scope(request), await read_body(request)
     )
     return Response(status_code=200)
 

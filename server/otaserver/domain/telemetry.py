@@ -60,19 +60,38 @@ def _points_of(entry: object, now_ms: int) -> list[TelemetryPoint]:
     return [TelemetryPoint(key, ts, value) for key, value in values.items() if value is not None]
 
 
-def parse_telemetry(payload: object, now_ms: int) -> list[TelemetryPoint]:
-    """A flat object, `{"ts": ..., "values": {...}}`, or an array of either."""
+def parse_telemetry(payload: object, now_ms: int, max_values: int) -> list[TelemetryPoint]:
+    """A flat object, `{"ts": ..., "values": {...}}`, or an array of either.
+
+    At most `max_values` values in all: each becomes a row, and one message must not turn into
+    more rows than a database statement takes.
+    """
     entries = payload if isinstance(payload, list) else [payload]
-    return [point for entry in entries for point in _points_of(entry, now_ms)]
+    if len(entries) > max_values:
+        raise _too_many(max_values)
+    points = [point for entry in entries for point in _points_of(entry, now_ms)]
+    if len(points) > max_values:
+        raise _too_many(max_values)
+    return points
 
 
-def parse_attributes(payload: object) -> dict[str, JsonValue]:
-    return _check_values(payload)
+def parse_attributes(payload: object, max_values: int) -> dict[str, JsonValue]:
+    values = _check_values(payload)
+    if len(values) > max_values:
+        raise _too_many(max_values)
+    return values
 
 
-def split_keys(*raw: str | None) -> list[str] | None:
+def _too_many(limit: int) -> BadRequest:
+    return BadRequest(f"At most {limit} telemetry values or attributes fit in one message")
+
+
+def split_keys(*raw: str | None, limit: int) -> list[str] | None:
     """Keys from comma lists (and repeated parameters); None when none was given at all."""
     given = [part for part in raw if part is not None]
     if not given:
         return None
-    return [key.strip() for part in given for key in part.split(",") if key.strip()]
+    keys = [key.strip() for part in given for key in part.split(",") if key.strip()]
+    if len(keys) > limit:
+        raise BadRequest(f"At most {limit} keys may be asked for at once")
+    return keys

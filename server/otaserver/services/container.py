@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.inputs import InputLimits
 from .audit import AuditLog
 from .auth import Authenticator
 from .dashboard import Dashboard
@@ -34,6 +35,7 @@ class Services:
     device_api: DeviceApi
     orchestrator: Orchestrator
     dashboard: Dashboard
+    limits: InputLimits
 
     @classmethod
     def build(
@@ -44,6 +46,7 @@ class Services:
         authenticator: Authenticator,
         notifier: Notifier,
         max_package_size: int,
+        limits: InputLimits,
     ) -> Services:
         # Device lookups are cached a moment; any audited change (assignment, token...) clears them.
         lookups: LookupCache[Any] = LookupCache()
@@ -58,8 +61,9 @@ class Services:
             profiles=Profiles(storage, clock, audit, orchestrator),
             devices=Devices(storage, clock, audit, orchestrator),
             packages=Packages(storage, blobs, clock, audit, max_package_size),
-            telemetry=Telemetry(storage, clock, notifier),
-            device_api=DeviceApi(storage, blobs, clock, lookups),
+            telemetry=Telemetry(storage, clock, notifier, limits),
+            device_api=DeviceApi(storage, blobs, clock, lookups, limits),
             orchestrator=orchestrator,
             dashboard=Dashboard(storage),
+            limits=limits,
         )

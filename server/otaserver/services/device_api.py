@@ -10,6 +10,7 @@ from uuid import UUID
 
 from ..domain.enums import OtaPackageType
 from ..domain.errors import Unauthorized
+from ..domain.inputs import InputLimits, parse_json
 from ..domain.model import OtaPackage
 from ..domain.rules import effective_package_id
 from ..domain.telemetry import AttributeScope, parse_attributes, parse_telemetry
@@ -46,7 +47,9 @@ class DeviceApi:
         blobs: BlobStore,
         clock: Clock,
         lookups: LookupCache[tuple[DeviceIdentity, OtaPackage | None]] | None = None,
+        limits: InputLimits | None = None,
     ) -> None:
+        self.limits = limits or InputLimits()
         self._storage = storage
         self._blobs = blobs
         self._clock = clock
@@ -85,8 +88,14 @@ class DeviceApi:
             package = None if package_id is None else await repos.packages.get(package_id)
             return identity, package
 
-    async def post_telemetry(self, device: DeviceIdentity, payload: object) -> None:
-        points = parse_telemetry(payload, self._stamp(device.device_id))
+    def parse(self, raw: bytes) -> Any:
+        """A device's JSON payload, checked against the input limits."""
+        return parse_json(raw, self.limits)
+
+    async def post_telemetry(self, device: DeviceIdentity, raw: bytes) -> None:
+        points = parse_telemetry(
+            self.parse(raw), self._stamp(device.device_id), self.limits.max_keys
+        )
         async with self._storage.transaction() as repos:
             await repos.device_data.save_telemetry(device.device_id, points)
             await record_reported(repos, device.device_id, device.tenant_id, points)
@@ -101,8 +110,8 @@ class DeviceApi:
         self._last_stamp[device_id] = stamp
         return stamp
 
-    async def post_attributes(self, device: DeviceIdentity, payload: object) -> None:
-        values = parse_attributes(payload)
+    async def post_attributes(self, device: DeviceIdentity, raw: bytes) -> None:
+        values = parse_attributes(self.parse(raw), self.limits.max_keys)
         async with self._storage.transaction() as repos:
             await repos.device_data.save_attributes(
                 device.device_id, AttributeScope.CLIENT_SCOPE, values, self._clock.now_ms()

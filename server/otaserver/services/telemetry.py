@@ -6,6 +6,7 @@ from uuid import UUID
 
 from ..domain.enums import Authority
 from ..domain.errors import BadRequest
+from ..domain.inputs import InputLimits, parse_json
 from ..domain.telemetry import Attribute, AttributeScope, TelemetryPoint, parse_attributes
 from .access import Principal, visible
 from .ports import Clock, Notifier, Storage
@@ -14,7 +15,10 @@ MAX_POINTS = 100_000
 
 
 class Telemetry:
-    def __init__(self, storage: Storage, clock: Clock, notifier: Notifier) -> None:
+    def __init__(
+        self, storage: Storage, clock: Clock, notifier: Notifier, limits: InputLimits
+    ) -> None:
+        self._limits = limits
         self._storage = storage
         self._clock = clock
         self._notifier = notifier
@@ -25,12 +29,12 @@ class Telemetry:
             visible(principal, await repos.devices.get(device_id))
 
     async def save_attributes(
-        self, principal: Principal, device_id: UUID, scope: AttributeScope, payload: object
+        self, principal: Principal, device_id: UUID, scope: AttributeScope, raw: bytes
     ) -> None:
         principal.require(Authority.TENANT_ADMIN)
         if scope is AttributeScope.CLIENT_SCOPE:
             raise BadRequest("Client-side attributes are written by the device only")
-        values = parse_attributes(payload)
+        values = parse_attributes(parse_json(raw, self._limits), self._limits.max_keys)
         await self._device(principal, device_id)
         async with self._storage.transaction() as repos:
             await repos.device_data.save_attributes(device_id, scope, values, self._clock.now_ms())

@@ -24,6 +24,7 @@ from ..domain.ota import chunk_range
 from ..domain.telemetry import split_keys
 from ..services.device_api import DeviceApi, DeviceIdentity
 from ..sessions import SessionRegistry, Subscription
+from ..throttled_log import ThrottledLog
 
 log = logging.getLogger(__name__)
 DEFAULT_SZX = 6  # 1024-byte blocks when the client did not choose
@@ -146,12 +147,12 @@ class DeviceSite(aiocoap.resource.ObservableResource, aiocoap.resource.PathCapab
 
     async def _telemetry(self, request: aiocoap.Message, token: str) -> aiocoap.Message:
         device = await self._api.authenticate(token)
-        await self._api.post_telemetry(device, _parse(request.payload))
+        await self._api.post_telemetry(device, request.payload)
         return _message(Code.CREATED)
 
     async def _post_attributes(self, request: aiocoap.Message, token: str) -> aiocoap.Message:
         device = await self._api.authenticate(token)
-        await self._api.post_attributes(device, _parse(request.payload))
+        await self._api.post_attributes(device, request.payload)
         return _message(Code.CREATED)
 
     async def _get_attributes(self, request: aiocoap.Message, token: str) -> aiocoap.Message:
@@ -164,8 +165,11 @@ class DeviceSite(aiocoap.resource.ObservableResource, aiocoap.resource.PathCapab
             observation.started = True
         device = await self._api.authenticate(token)
         query = _query(request)
+        limit = self._api.limits.max_keys
         answer = await self._api.attributes(
-            device, split_keys(query.get("clientKeys")), split_keys(query.get("sharedKeys"))
+            device,
+            split_keys(query.get("clientKeys"), limit=limit),
+            split_keys(query.get("sharedKeys"), limit=limit),
         )
         return _message(Code.CONTENT, _json(answer))
 
@@ -209,16 +213,12 @@ def _int(query: dict[str, str], name: str) -> int:
     return int(text)
 
 
-def _parse(payload: bytes) -> Any:
-    try:
-        return json.loads(payload)
-    except ValueError:
-        raise BadRequest("payload is not JSON") from None
-
-
 class CoapServer:
-    def __init__(self, device_api: DeviceApi, sessions: SessionRegistry) -> None:
+    def __init__(
+        self, device_api: DeviceApi, sessions: SessionRegistry, warnings: ThrottledLog
+    ) -> None:
         self._site = DeviceSite(device_api, sessions)
+        self._warnings = warnings
         self._context: aiocoap.Context | None = None
 
     async def start(self, host: str, port: int) -> None:

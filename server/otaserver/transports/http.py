@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from ..api.body import query_int
+from ..api.body import query_int, read_body
 from ..api.routing import Operation, Param, services
 from ..domain import faults
 from ..domain.enums import OtaPackageType
@@ -33,30 +32,27 @@ async def _device(request: Request) -> DeviceIdentity:
     return await services(request).device_api.authenticate(request.path_params["token"])
 
 
-async def _json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except ValueError:
-        raise BadRequest("Invalid request body: not JSON") from None
-
-
 async def post_telemetry(request: Request) -> Response:
     device = await _device(request)
-    await services(request).device_api.post_telemetry(device, await _json(request))
+    await services(request).device_api.post_telemetry(device, await read_body(request))
     return Response(status_code=200)
 
 
 async def post_attributes(request: Request) -> Response:
     device = await _device(request)
-    await services(request).device_api.post_attributes(device, await _json(request))
+    await services(request).device_api.post_attributes(device, await read_body(request))
     return Response(status_code=200)
 
 
 async def get_attributes(request: Request) -> Response:
     device = await _device(request)
     query = request.query_params
-    answer = await services(request).device_api.attributes(
-        device, split_keys(*query.getlist("clientKeys")), split_keys(*query.getlist("sharedKeys"))
+    api = services(request).device_api
+    limit = api.limits.max_keys
+    answer = await api.attributes(
+        device,
+        split_keys(*query.getlist("clientKeys"), limit=limit),
+        split_keys(*query.getlist("sharedKeys"), limit=limit),
     )
     return JSONResponse(answer)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...domain import faults
-from ...domain.errors import BadRequest, OtaError, Unauthorized
+from ...domain.errors import OtaError, Unauthorized
 from ...domain.faults import Fault
 from ...domain.ota import chunk_range
 from ...domain.telemetry import split_keys
@@ -57,6 +57,8 @@ class Limits:
     max_chunk_size: int
     max_packet_size: int
     connect_timeout: float = 10.0
+    max_subscriptions: int = 64
+    max_downloads: int = 16
 
 
 class Closed(Exception):
@@ -285,18 +287,20 @@ class Connection:
     async def _on_device_message(self, packet: Publish) -> None:
         assert self._device is not None
         topic = packet.topic
+        api = self._device_api
         if topic == topics.TELEMETRY:
-            await self._device_api.post_telemetry(self._device, _parse(packet.payload))
+            await api.post_telemetry(self._device, packet.payload)
         elif topic == topics.ATTRIBUTES:
-            await self._device_api.post_attributes(self._device, _parse(packet.payload))
+            await api.post_attributes(self._device, packet.payload)
         elif (request_id := topics.attribute_request_id(topic)) is not None:
-            body = _parse(packet.payload) if packet.payload else {}
+            body = api.parse(packet.payload) if packet.payload else {}
             if not isinstance(body, dict):
                 body = {}
-            answer = await self._device_api.attributes(
+            limit = api.limits.max_keys
+            answer = await api.attributes(
                 self._device,
-                split_keys(_text(body.get("clientKeys"))),
-                split_keys(_text(body.get("sharedKeys"))),
+                split_keys(_text(body.get("clientKeys")), limit=limit),
+                split_keys(_text(body.get("sharedKeys")), limit=limit),
             )
             response = topics.ATTRIBUTES_RESPONSE_PREFIX + request_id
             await self._publish(response, _json(answer), self._qos_for(response))
@@ -349,13 +353,6 @@ class Connection:
             async for piece in self._device_api.read(binding.data, start, end):
                 self._writer.write(piece)
                 await self._writer.drain()
-
-
-def _parse(payload: bytes) -> Any:
-    try:
-        return json.loads(payload)
-    except ValueError:
-        raise BadRequest("payload is not JSON") from None
 
 
 def _json(value: object) -> bytes:

@@ -7,12 +7,22 @@ import contextlib
 
 from ...services.device_api import DeviceApi
 from ...sessions import SessionRegistry
+from ...throttled_log import ThrottledLog
 from .connection import Connection, Limits
 
 
 class MqttServer:
-    def __init__(self, device_api: DeviceApi, sessions: SessionRegistry, limits: Limits) -> None:
+    def __init__(
+        self,
+        device_api: DeviceApi,
+        sessions: SessionRegistry,
+        limits: Limits,
+        max_connections: int,
+        warnings: ThrottledLog,
+    ) -> None:
         self._device_api, self._sessions, self._limits = device_api, sessions, limits
+        self._max_connections = max_connections
+        self._warnings = warnings
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._by_client_id: dict[str, Connection] = {}

@@ -1,0 +1,105 @@
+"""What clients send, checked once before it goes anywhere: JSON, decimal numbers and texts.
+
+Every transport and the REST API read client input through these functions, so that HTTP, MQTT
+and CoAP refuse the same input with the same message, and nothing reaches a database that it
+would refuse (SQLite and PostgreSQL would each refuse differently: a NUL character, an unpaired
+surrogate or NaN is stored by one and an internal error in the other).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BadRequest, PayloadTooLarge
+
+# Digits of the largest decimal that fits a signed 64-bit integer with room to spare.
+MAX_DECIMAL_DIGITS = 18
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """The limits of the settings table that bound what one request may carry."""
+
+    max_json_body: int = 1024 * 1024
+    max_json_depth: int = 32
+    max_keys: int = 1000
+    max_name_length: int = 255
+
+
+def parse_json(raw: bytes | str, limits: InputLimits) -> Any:
+    """The JSON value of a request body or payload, or BadRequest/PayloadTooLarge saying why not."""
+    if len(raw) > limits.max_json_body:
+        raise PayloadTooLarge(f"JSON body is larger than the limit of {limits.max_json_body} bytes")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise BadRequest("Invalid request body: not JSON (not UTF-8)") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise _too_deep(limits) from None
+    except ValueError as error:
+        raise BadRequest(f"Invalid request body: not JSON ({error})") from None
+    _check_tree(value, limits)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise BadRequest(f"Invalid JSON: {name} is not a number JSON allows")
+
+
+def _too_deep(limits: InputLimits) -> BadRequest:
+    return BadRequest(f"Invalid JSON: nested deeper than {limits.max_json_depth} levels")
+
+
+def _check_tree(value: Any, limits: InputLimits) -> None:
+    """Depth within the limit and every text (keys too) storable, walked without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            check_text(item, "a JSON string")
+        elif isinstance(item, dict | list):
+            if depth >= limits.max_json_depth:
+                raise _too_deep(limits)
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    check_text(key, "a JSON key")
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+def check_text(value: str, what: str) -> str:
+    """The text unchanged, if a database can store it: no NUL, no unpaired surrogate."""
+    if "\x00" in value:
+        raise BadRequest(f"Invalid text in {what}: it contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"Invalid text in {what}: it is not valid Unicode") from None
+    return value
+
+
+def check_name(value: str, what: str, limits: InputLimits) -> str:
+    """A name, title, version or similar: storable and within the name length limit."""
+    check_text(value, what)
+    if len(value) > limits.max_name_length:
+        raise BadRequest(f"{what} must be at most {limits.max_name_length} characters long")
+    return value
+
+
+def parse_decimal(text: str) -> int | None:
+    """A non-negative decimal of ASCII digits only; None when it has more digits than any
+    count or size could need (MAX_DECIMAL_DIGITS). ValueError for anything but digits.
+
+    Python's int() also takes other scripts' digits, signs, spaces and underscores, and fails
+    with an error of its own past 4300 digits; device input must be plainer than that.
+    """
+    if not text or not text.isascii() or not text.isdigit():
+        raise ValueError(f"{text[:20]!r} is not a decimal number")
+    if len(text.lstrip("0")) > MAX_DECIMAL_DIGITS:
+        return None
+    return int(text)
