@@ -68,11 +68,13 @@ def start_server(
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     ports: tuple[int, int, int] | None = None,
+    log_dir: Path | None = None,
 ) -> ServerProcess:
-    """`ports` (HTTP, MQTT, CoAP) restarts a server where its devices expect it."""
+    """`ports` (HTTP, MQTT, CoAP) restarts a server where its devices expect it; the log goes
+    to the data directory unless `log_dir` says otherwise."""
     port, mqtt_port, coap_port = ports or (free_port(), free_port(), free_udp_port())
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / f"server-{port}.log"
+    log_path = (log_dir or data_dir) / f"server-{port}.log"
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTAKIT_")},
         "OTAKIT_ADMIN_EMAIL": ADMIN_EMAIL,

@@ -8,10 +8,11 @@ wrong before the commit (too large, wrong checksum, a client that disconnects) l
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,6 +20,7 @@ import anyio
 import anyio.to_thread
 
 from ..domain.enums import ChecksumAlgorithm
+from ..domain.errors import InsufficientStorage
 from ..services.ports import BlobMissing, BlobTooLarge, StagedBlob
 from .digests import Digest, new_digest
 
@@ -52,11 +54,12 @@ class FileBlobStore:
             algorithm: new_digest(algorithm)
             for algorithm in algorithms | {ChecksumAlgorithm.SHA256}
         }
-        descriptor, name = tempfile.mkstemp(dir=self._staging, suffix=".part")
+        with _disk_full_is_insufficient_storage():
+            descriptor, name = tempfile.mkstemp(dir=self._staging, suffix=".part")
         path = Path(name)
         size = 0
         try:
-            with os.fdopen(descriptor, "wb") as file:
+            with _disk_full_is_insufficient_storage(), os.fdopen(descriptor, "wb") as file:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_size:
@@ -78,7 +81,12 @@ class FileBlobStore:
 
     async def commit(self, staged: StagedBlob) -> None:
         target = self.path_of(staged.sha256)
-        await anyio.to_thread.run_sync(_move_into_place, staged.path, target)
+        try:
+            with _disk_full_is_insufficient_storage():
+                await anyio.to_thread.run_sync(_move_into_place, staged.path, target)
+        except BaseException:
+            staged.path.unlink(missing_ok=True)
+            raise
 
     async def discard(self, staged: StagedBlob) -> None:
         staged.path.unlink(missing_ok=True)
@@ -107,6 +115,16 @@ class FileBlobStore:
 
     async def delete(self, sha256: str) -> None:
         self.path_of(sha256).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _disk_full_is_insufficient_storage() -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage("the package store") from error
+        raise
 
 
 def _write_and_hash(file: BinaryIO, chunk: bytes, digests: dict[ChecksumAlgorithm, Digest]) -> None:

@@ -89,3 +89,4 @@ class ErrorCode(IntEnum):
     INVALID_ARGUMENTS = 30
     BAD_REQUEST_PARAMS = 31
     ITEM_NOT_FOUND = 32
+    TOO_MANY_REQUESTS = 33

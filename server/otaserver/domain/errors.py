@@ -51,6 +51,35 @@ class NotFound(OtaError):
         super().__init__(message)
 
 
+class Conflict(OtaError):
+    """Another request changed the same thing at the same moment; trying again will do."""
+
+    status = 409
+
+
 class PayloadTooLarge(OtaError):
     status = 413
     error_code = ErrorCode.BAD_REQUEST_PARAMS
+
+
+class TooManyRequests(OtaError):
+    """A client over a rate limit; `retry_after` seconds later it may try again."""
+
+    status = 429
+    error_code = ErrorCode.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class InsufficientStorage(OtaError):
+    """The disk under the package store or the database is full; nothing was half-written."""
+
+    status = 507
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"Storage is full: {where} has no space left; nothing was stored. "
+            "Free some space and send it again."
+        )

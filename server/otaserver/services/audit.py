@@ -85,7 +85,7 @@ class AuditLog:
             raise
 
     async def page(self, principal: Principal, request: PageRequest, **where: Any) -> Page:
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             if principal.authority is Authority.SYS_ADMIN:
                 return await repos.audit.page(request, **where)
             if principal.authority is Authority.CUSTOMER_USER:

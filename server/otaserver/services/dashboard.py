@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ..domain.enums import OtaPackageType, UpdateStatus
+from ..domain.enums import Authority, OtaPackageType, UpdateStatus
 from ..domain.model import Page, PageRequest
 from ..domain.orchestration import (
     TAB_OF,
@@ -58,9 +58,11 @@ class Dashboard:
         profile_id: UUID | None,
     ) -> dict[str, int]:
         tenant_id = principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             await self._check_filters(principal, repos, package_id, profile_id)
-            by_status = await repos.ota.counts(tenant_id, package_type, package_id, profile_id)
+            by_status = await repos.ota.counts(
+                tenant_id, package_type, package_id, profile_id, _customer_of(principal)
+            )
         tabs = {tab.value: 0 for tab in Tab}
         for status, count in by_status.items():
             known = known_status(status)
@@ -87,10 +89,16 @@ class Dashboard:
     ) -> Page:
         tenant_id = principal.require_tenant()
         statuses = None if tab is None else [s.value for s, t in TAB_OF.items() if t is tab]
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             await self._check_filters(principal, repos, package_id, profile_id)
             page = await repos.ota.page_states(
-                request, tenant_id, package_type, package_id, profile_id, statuses
+                request,
+                tenant_id,
+                package_type,
+                package_id,
+                profile_id,
+                _customer_of(principal),
+                statuses,
             )
             rows = []
             packages: dict[UUID, Any] = {}
@@ -111,7 +119,7 @@ class Dashboard:
     ) -> list[HistoryEntry]:
         """Every status the device went through, oldest first, with the error of a FAILED."""
         principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             visible(principal, await repos.devices.get(device_id))
             series = await repos.device_data.telemetry(
                 device_id,
@@ -126,6 +134,11 @@ class Dashboard:
             HistoryEntry(p.ts, str(p.value), errors.get(p.ts))
             for p in series.get(state_key(package_type), [])
         ]
+
+
+def _customer_of(principal: Principal) -> UUID | None:
+    """A customer user sees their customer's devices only; others the whole tenant's."""
+    return principal.customer_id if principal.authority is Authority.CUSTOMER_USER else None
 
 
 def _row(

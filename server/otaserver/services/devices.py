@@ -139,12 +139,12 @@ class Devices:
 
     async def get(self, principal: Principal, device_id: UUID) -> Device:
         principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return visible(principal, await repos.devices.get(device_id))
 
     async def by_name(self, principal: Principal, name: str) -> Device:
         tenant_id = principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             found = await repos.devices.find(tenant_id=tenant_id, name=name)
         return visible(principal, found[0] if found else None)
 
@@ -163,7 +163,7 @@ class Devices:
             if customer_id is not None and customer_id != principal.customer_id:
                 raise NotFound()
             customer_id = principal.customer_id
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             if customer_id is not None:
                 visible(principal, await repos.customers.get(customer_id))
                 where["customer_id"] = customer_id
@@ -181,7 +181,7 @@ class Devices:
 
     async def credentials(self, principal: Principal, device_id: UUID) -> DeviceCredentials:
         principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             visible(principal, await repos.devices.get(device_id))
             found = await repos.credentials.find(device_id=device_id)
         if not found:

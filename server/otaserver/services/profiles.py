@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from ..domain.enums import ActionType, Authority, EntityType
-from ..domain.errors import BadRequest, NotFound
+from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.model import DeviceProfile, Page, PageRequest
 from .access import Principal, visible
 from .assignment import Assigned, check_assignment
@@ -72,12 +72,12 @@ class Profiles:
 
     async def get(self, principal: Principal, profile_id: UUID) -> DeviceProfile:
         principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return visible(principal, await repos.profiles.get(profile_id))
 
     async def get_default(self, principal: Principal) -> DeviceProfile:
         tenant_id = principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             found = await repos.profiles.find(tenant_id=tenant_id, is_default=True)
         if not found:
             raise NotFound()
@@ -96,7 +96,7 @@ class Profiles:
 
     async def page(self, principal: Principal, request: PageRequest) -> Page:
         tenant_id = principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await repos.profiles.page(request, tenant_id=tenant_id)
 
     async def delete(self, principal: Principal, profile_id: UUID) -> None:
@@ -121,4 +121,8 @@ async def _make_default(repos: Repositories, profile: DeviceProfile) -> None:
         other.is_default = False
         await repos.profiles.update(other)
     profile.is_default = True
-    await repos.profiles.update(profile)
+    try:
+        await repos.profiles.update(profile)
+    except DuplicateKey:
+        # The database keeps one default per tenant; another request just made one.
+        raise Conflict("Another default device profile was set at the same time") from None

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from ..domain import faults
 from ..domain.enums import OtaPackageType, UpdateStatus
+from ..domain.errors import OtaError
 from ..domain.faults import Fault
 from ..domain.orchestration import (
     PackRate,
@@ -60,14 +61,24 @@ class QueueWorker:
         self._next_stuck_check = 0
 
     async def run(self) -> None:
+        paused: str | None = None  # why the worker cannot go on, said once until it can
         while True:
             try:
                 if self._stuck.timeouts and self._clock.now_ms() >= self._next_stuck_check:
                     await self.fail_stuck()
                     self._next_stuck_check = self._clock.now_ms() + STUCK_CHECK_MS
                 wait_ms = await self.process_next()
+                if paused is not None:
+                    log.warning("the update queue goes on")
+                    paused = None
             except asyncio.CancelledError:
                 raise
+            except OtaError as error:
+                # The world's fault (a full disk), not a bug: one line, not one a second.
+                if error.message != paused:
+                    log.warning("the update queue waits: %s", error.message)
+                    paused = error.message
+                wait_ms = 1000
             except Exception:
                 log.exception("the update queue worker failed; retrying")
                 wait_ms = 1000
@@ -143,7 +154,7 @@ class QueueWorker:
         failed = 0
         for status, seconds in self._stuck.timeouts.items():
             now = self._clock.now_ms()
-            async with self._storage.transaction() as repos:
+            async with self._storage.reading() as repos:
                 stuck = await repos.ota.stuck(status.value, now - seconds * 1000)
             for state in stuck:
                 async with self._storage.transaction() as repos:

@@ -25,7 +25,7 @@ class Telemetry:
 
     async def _device(self, principal: Principal, device_id: UUID) -> None:
         principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             visible(principal, await repos.devices.get(device_id))
 
     async def save_attributes(
@@ -59,7 +59,7 @@ class Telemetry:
         keys: list[str] | None,
     ) -> list[Attribute]:
         await self._device(principal, device_id)
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return [
                 a
                 for scope in scopes
@@ -70,7 +70,7 @@ class Telemetry:
         self, principal: Principal, device_id: UUID, keys: list[str] | None
     ) -> dict[str, TelemetryPoint]:
         await self._device(principal, device_id)
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await repos.device_data.latest_telemetry(device_id, keys)
 
     async def history(
@@ -86,12 +86,12 @@ class Telemetry:
         await self._device(principal, device_id)
         if not 0 < limit <= MAX_POINTS:
             raise BadRequest(f"limit must be between 1 and {MAX_POINTS}")
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await repos.device_data.telemetry(
                 device_id, keys, start_ts, end_ts, limit, descending
             )
 
     async def keys(self, principal: Principal, device_id: UUID) -> list[str]:
         await self._device(principal, device_id)
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await repos.device_data.telemetry_keys(device_id)

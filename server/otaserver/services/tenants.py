@@ -76,7 +76,7 @@ class Tenants:
     async def get(self, principal: Principal, tenant_id: UUID) -> Tenant:
         if principal.authority is not Authority.SYS_ADMIN and principal.tenant_id != tenant_id:
             raise NotFound()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             tenant = await repos.tenants.get(tenant_id)
         if tenant is None:
             raise NotFound()
@@ -84,7 +84,7 @@ class Tenants:
 
     async def page(self, principal: Principal, request: PageRequest) -> Page:
         principal.require(Authority.SYS_ADMIN)
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await repos.tenants.page(request)
 
     async def delete(self, principal: Principal, tenant_id: UUID) -> None:
@@ -145,12 +145,12 @@ class Customers:
         principal.require_tenant()
         if principal.authority is Authority.CUSTOMER_USER and principal.customer_id != customer_id:
             raise NotFound()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return visible(principal, await repos.customers.get(customer_id))
 
     async def page(self, principal: Principal, request: PageRequest) -> Page:
         tenant_id = principal.require_tenant_admin()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await repos.customers.page(request, tenant_id=tenant_id)
 
     async def delete(self, principal: Principal, customer_id: UUID) -> None:

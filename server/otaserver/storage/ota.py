@@ -135,6 +135,7 @@ class OtaRepository:
         package_type: OtaPackageType,
         package_id: UUID | None,
         profile_id: UUID | None,
+        customer_id: UUID | None,
     ) -> dict[str, int]:
         states, devices = tables.ota_states, tables.devices
         query = (
@@ -151,6 +152,8 @@ class OtaRepository:
             query = query.where(states.c.package_id == package_id)
         if profile_id is not None:
             query = query.where(devices.c.device_profile_id == profile_id)
+        if customer_id is not None:
+            query = query.where(devices.c.customer_id == customer_id)
         return {row.status: int(row.devices) for row in await self._execute(query)}
 
     async def page_states(
@@ -160,6 +163,7 @@ class OtaRepository:
         package_type: OtaPackageType,
         package_id: UUID | None,
         profile_id: UUID | None,
+        customer_id: UUID | None,
         statuses: list[str] | None,
     ) -> Page:
         """Devices with their update state (none yet: no row), newest change first."""
@@ -170,6 +174,8 @@ class OtaRepository:
             conditions.append(states.c.package_id == package_id)
         if profile_id is not None:
             conditions.append(devices.c.device_profile_id == profile_id)
+        if customer_id is not None:
+            conditions.append(devices.c.customer_id == customer_id)
         if statuses is not None:
             conditions.append(states.c.status.in_(statuses))
         if request.text_search:

@@ -28,7 +28,10 @@ from ..domain.model import (
 )
 from ..services.ports import DuplicateKey
 from . import tables
+from .database import BEGIN_MODE
 from .devicedata import DeviceDataRepository
+from .errors import storage_errors
+from .logins import LoginRepository, SessionRepository
 from .ota import OtaRepository
 
 T = TypeVar("T")
@@ -54,9 +57,20 @@ class TableRepository(Generic[T]):
         self._entity = entity
         self._searchable = table.c[searchable]
         self._sortable = sortable
+        self._widths = {
+            column.name: column.type.length
+            for column in table.c
+            if isinstance(column.type, sa.String) and column.type.length
+        }
 
     def _row(self, entity: T) -> dict[str, Any]:
-        return dataclasses.asdict(entity)  # type: ignore[call-overload, no-any-return]
+        row: dict[str, Any] = dataclasses.asdict(entity)  # type: ignore[call-overload]
+        for name, width in self._widths.items():
+            value = row.get(name)
+            if isinstance(value, str) and len(value) > width:
+                # SQLite would store it and PostgreSQL refuse it: both refuse it here.
+                raise BadRequest(f"'{_camel(name)}' must be at most {width} characters long")
+        return row
 
     def _entity_of(self, row: sa.Row[Any]) -> T:
         return self._entity(**row._mapping)
@@ -148,6 +162,11 @@ class TableRepository(Generic[T]):
             page_size=request.page_size,
             page=request.page,
         )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _escape_like(text: str) -> str:
@@ -263,6 +282,8 @@ class SqlRepositories:
         )
         self.device_data = DeviceDataRepository(connection)
         self.ota = OtaRepository(connection)
+        self.sessions = SessionRepository(connection)
+        self.logins = LoginRepository(connection)
         self.audit = TableRepository(
             connection,
             tables.audit_log,
@@ -301,5 +322,14 @@ class SqlStorage:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlRepositories]:
-        async with self._engine.begin() as connection:
-            yield SqlRepositories(connection)
+        with storage_errors():
+            async with self._engine.begin() as connection:
+                yield SqlRepositories(connection)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[SqlRepositories]:
+        with storage_errors():
+            async with self._engine.connect() as connection:
+                await connection.execution_options(**{BEGIN_MODE: "DEFERRED"})
+                async with connection.begin():
+                    yield SqlRepositories(connection)

@@ -103,6 +103,14 @@ device_profiles = sa.Table(
     sa.Column("software_id", sa.Uuid, sa.ForeignKey("ota_packages.id"), index=True),
     sa.Column("details", sa.JSON, nullable=False),
     sa.UniqueConstraint("tenant_id", "name", name="uq_device_profiles_tenant_name"),
+    # One default profile per tenant, whatever races the API has.
+    sa.Index(
+        "uq_device_profiles_tenant_default",
+        "tenant_id",
+        unique=True,
+        sqlite_where=sa.text("is_default"),
+        postgresql_where=sa.text("is_default"),
+    ),
 )
 
 devices = sa.Table(
@@ -281,4 +289,40 @@ ota_states = sa.Table(
     sa.Column("status_ts", sa.BigInteger, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("retries", sa.Integer, nullable=False),
+)
+
+# A login: its access and refresh tokens name it, and are refused once it is gone (logout,
+# password change, the user or their tenant deleted).
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    _id(),
+    _created(),
+    sa.Column(
+        "user_id",
+        sa.Uuid,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("expires_ts", sa.BigInteger, nullable=False, index=True),
+)
+
+# Failed logins per account ("account:<email>") and per client address ("address:<ip>").
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("first_ts", sa.BigInteger, nullable=False),
+    sa.Column("locked_until", sa.BigInteger, nullable=False),
+)
+
+# Addresses a user logged in from, so that a lockout of their account spares them.
+known_logins = sa.Table(
+    "known_logins",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("last_ts", sa.BigInteger, nullable=False),
 )
