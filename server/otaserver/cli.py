@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -36,9 +37,18 @@ def serve(values: dict[str, object]) -> int:
         print(f"otakit: {error.message}", file=sys.stderr)
         return 2
     from .app import create_app
+    from .descriptors import fit_connection_bounds
+    from .throttled_log import ThrottledLog
+    from .transports.http_listener import guarded_protocol
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    bounds = fit_connection_bounds(settings.http_max_connections, settings.mqtt_max_connections)
+    if bounds.warning:
+        logging.getLogger("otakit").warning(bounds.warning)
+    settings = dataclasses.replace(
+        settings, http_max_connections=bounds.http, mqtt_max_connections=bounds.mqtt
     )
     config = uvicorn.Config(
         create_app(settings),
@@ -47,6 +57,12 @@ def serve(values: dict[str, object]) -> int:
         log_level=settings.log_level.lower(),
         lifespan="on",
         timeout_graceful_shutdown=5,
+        http=guarded_protocol(
+            settings.http_header_timeout,
+            settings.http_body_timeout,
+            settings.http_max_connections,
+            ThrottledLog(logging.getLogger("otaserver.http"), settings.log_repeat_seconds),
+        ),
     )
     uvicorn.Server(config).run()
     return 0

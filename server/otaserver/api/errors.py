@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..domain.enums import ErrorCode
-from ..domain.errors import OtaError
+from ..domain.errors import OtaError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -19,30 +20,37 @@ _CODES_BY_STATUS = {
     401: ErrorCode.AUTHENTICATION,
     403: ErrorCode.PERMISSION_DENIED,
     404: ErrorCode.ITEM_NOT_FOUND,
+    429: ErrorCode.TOO_MANY_REQUESTS,
 }
 
 
-def error_response(status: int, message: str, code: int | None = None) -> JSONResponse:
-    return JSONResponse(
-        {
-            "status": status,
-            "message": message,
-            "errorCode": int(code if code is not None else _CODES_BY_STATUS.get(status, 2)),
-            "timestamp": int(time.time() * 1000),
-        },
-        status_code=status,
-    )
+def error_body(status: int, message: str, code: int | None = None) -> dict[str, object]:
+    return {
+        "status": status,
+        "message": message,
+        "errorCode": int(code if code is not None else _CODES_BY_STATUS.get(status, 2)),
+        "timestamp": int(time.time() * 1000),
+    }
+
+
+def error_response(
+    status: int, message: str, code: int | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, code), status_code=status, headers=headers)
 
 
 async def ota_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OtaError)
-    return error_response(exc.status, exc.message, exc.error_code)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return error_response(exc.status, exc.message, exc.error_code, headers)
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: "Requested item wasn't found!", 405: "Request method not supported"}
-    return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+    message = messages.get(exc.status_code, str(exc.detail))
+    # The headers carry what the status needs, such as a 405's Allow.
+    return error_response(exc.status_code, message, headers=dict(exc.headers or {}))
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
