@@ -75,8 +75,8 @@ class Body:
             check_name(value, f"Field '{name}'", self.limits)
         return value
 
-    def required_text(self, name: str, message: str) -> str:
-        value = self.text(name)
+    def required_text(self, name: str, message: str, long: bool = False) -> str:
+        value = self.text(name, long)
         if value is None or not value.strip():
             raise BadRequest(message)
         return value

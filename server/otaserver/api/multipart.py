@@ -10,11 +10,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from ..domain.errors import BadRequest
 
+# The most a form field's value, or the headers of one part, may take.
 MAX_FIELD_SIZE = 64 * 1024
 
 
@@ -53,6 +55,7 @@ class MultipartUpload:
         )
         self._header_name_buf = bytearray()
         self._header_value_buf = bytearray()
+        self._header_bytes = 0
         self._headers: dict[str, str] = {}
         self._part_name: str | None = None
         self._field_value = bytearray()
@@ -65,28 +68,41 @@ class MultipartUpload:
     # Parser callbacks: they only record what they see.
     def _part_begin(self) -> None:
         self._headers = {}
+        self._header_bytes = 0
         self._field_value = bytearray()
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_name_buf += data[start:end]
+        self._count_header_bytes(end - start)
 
     def _header_value(self, data: bytes, start: int, end: int) -> None:
         self._header_value_buf += data[start:end]
+        self._count_header_bytes(end - start)
+
+    def _count_header_bytes(self, count: int) -> None:
+        self._header_bytes += count
+        if self._header_bytes > MAX_FIELD_SIZE:
+            raise BadRequest(f"A multipart part's headers are longer than {MAX_FIELD_SIZE} bytes")
 
     def _header_end(self) -> None:
+        # Latin-1 keeps every byte as it came; the file name is decoded from those bytes below.
         name = self._header_name_buf.decode("latin-1").lower()
-        self._headers[name] = self._header_value_buf.decode("utf-8", "replace")
+        self._headers[name] = self._header_value_buf.decode("latin-1")
         self._header_name_buf, self._header_value_buf = bytearray(), bytearray()
 
     def _headers_finished(self) -> None:
         _, options = parse_options_header(self._headers.get("content-disposition", ""))
-        self._part_name = options.get(b"name", b"").decode("utf-8", "replace")
-        if self._part_name == self._file_field and self._file_header is None:
-            self._in_file = True
-            self._file_header = FileHeader(
-                file_name=options.get(b"filename", b"").decode("utf-8", "replace") or "data.bin",
-                content_type=self._headers.get("content-type") or "application/octet-stream",
-            )
+        self._part_name = _text(options.get(b"name", b""))
+        if self._part_name != self._file_field:
+            return
+        if self._file_header is not None:
+            raise BadRequest(f"Send one part named '{self._file_field}', not several")
+        self._in_file = True
+        self._file_header = FileHeader(
+            file_name=_text(options.get(b"filename", b"")) or "data.bin",
+            content_type=_text(self._headers.get("content-type", "").encode("latin-1"))
+            or "application/octet-stream",
+        )
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
@@ -113,7 +129,10 @@ class MultipartUpload:
         except ClientDisconnect:
             raise UploadInterrupted("Upload interrupted: the client disconnected") from None
         if chunk:
-            self._parser.write(chunk)
+            try:
+                self._parser.write(chunk)
+            except MultipartParseError as error:
+                raise BadRequest(f"Malformed multipart body: {error}") from None
 
     async def discard_rest(self, limit: int) -> None:
         """Reads and drops what is left of the body, up to `limit` bytes.
@@ -143,9 +162,11 @@ class MultipartUpload:
         was already checked without it.
         """
         before = set(self.fields)
+        size = 0
         while True:
             if self._pending:
                 piece, self._pending = b"".join(self._pending), []
+                size += len(piece)
                 yield piece
             if self._file_ended:
                 break
@@ -154,6 +175,16 @@ class MultipartUpload:
             await self._feed()
         while not self._body_ended:
             await self._feed()
+        if size == 0:
+            raise BadRequest(f"The part '{self._file_field}' is empty: a package needs data")
         late = [name for name in late_fields_refused if name in self.fields and name not in before]
         if late:
             raise BadRequest(f"Send {', '.join(late)} before the file part or as query parameters")
+
+
+def _text(raw: bytes) -> str:
+    """A header parameter's bytes as text: UTF-8 as browsers and curl send it, else Latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

@@ -11,10 +11,11 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from ..domain.errors import PayloadTooLarge
+from ..domain.errors import OtaError, PayloadTooLarge
 from ..services.forms import Upload
 from ..services.packages import Download
 from .body import json_body, package_type, page_request, parse_uuid
+from .disposition import attachment_headers
 from .forms import package_form
 from .multipart import MultipartUpload
 from .routing import PAGING, Operation, Param, principal, services
@@ -22,7 +23,7 @@ from .views import package_json, page_json
 
 # Room for the multipart framing and form fields around the file itself.
 MULTIPART_OVERHEAD = 1024 * 1024
-# How much of an oversized body is read and dropped so that the client sees the 413.
+# How much of a refused body is read and dropped so that the client sees the answer.
 OVERSIZE_DRAIN_LIMIT = 64 * 1024 * 1024
 # Read from disk in multiples of 3 bytes, so each piece encodes to base64 without padding.
 BASE64_READ_SIZE = 3 * 256 * 1024
@@ -30,13 +31,13 @@ BASE64_READ_SIZE = 3 * 256 * 1024
 
 async def save_info(request: Request) -> Response:
     form = package_form(await json_body(request))
-    package = await services(request).packages.save_info(principal(request), form)
+    package = await services(request).packages.save_info(await principal(request), form)
     return JSONResponse(package_json(package))
 
 
 async def upload_data(request: Request) -> Response:
     """Multipart part `file`; `checksumAlgorithm` and `checksum` as query or form fields."""
-    user = principal(request)
+    user = await principal(request)
     package_id = parse_uuid(request.path_params["otaPackageId"])
     packages = services(request).packages
     declared = request.headers.get("content-length")
@@ -54,7 +55,9 @@ async def upload_data(request: Request) -> Response:
     refused = tuple(name for name in ("checksumAlgorithm", "checksum") if name not in query)
     try:
         package = await packages.upload(user, package_id, upload, body.chunks(refused))
-    except PayloadTooLarge:
+    except OtaError:
+        # Refused mid-body (too large, disk full, a malformed part): read the rest, so that
+        # the client gets to see the answer rather than a reset connection.
         await body.discard_rest(OVERSIZE_DRAIN_LIMIT)
         raise
     return JSONResponse(package_json(package))
@@ -62,13 +65,13 @@ async def upload_data(request: Request) -> Response:
 
 async def get_info(request: Request) -> Response:
     package_id = parse_uuid(request.path_params["otaPackageId"])
-    package = await services(request).packages.get(principal(request), package_id)
+    package = await services(request).packages.get(await principal(request), package_id)
     return JSONResponse(package_json(package))
 
 
 async def get_with_data(request: Request) -> Response:
     """OtaPackage: the info plus `data` in base64, streamed from disk rather than built."""
-    user = principal(request)
+    user = await principal(request)
     package_id = parse_uuid(request.path_params["otaPackageId"])
     packages = services(request).packages
     package = await packages.get(user, package_id)
@@ -90,24 +93,19 @@ async def _json_with_base64(head: str, path: Path) -> AsyncIterator[bytes]:
 
 async def download(request: Request) -> Response:
     package_id = parse_uuid(request.path_params["otaPackageId"])
-    found = await services(request).packages.download(principal(request), package_id)
+    found = await services(request).packages.download(await principal(request), package_id)
     return file_response(found)
 
 
 def file_response(found: Download) -> FileResponse:
     """The data with ThingsBoard's headers; Starlette answers Range requests with 206."""
     return FileResponse(
-        found.path,
-        media_type=found.content_type,
-        headers={
-            "Content-Disposition": f"attachment;filename={found.file_name}",
-            "x-filename": found.file_name,
-        },
+        found.path, media_type=found.content_type, headers=attachment_headers(found.file_name)
     )
 
 
 async def list_packages(request: Request) -> Response:
-    page = await services(request).packages.page(principal(request), page_request(request))
+    page = await services(request).packages.page(await principal(request), page_request(request))
     return JSONResponse(page_json(page, package_json))
 
 
@@ -115,14 +113,14 @@ async def list_assignable(request: Request) -> Response:
     profile_id = parse_uuid(request.path_params["deviceProfileId"])
     kind = package_type(request.path_params["type"])
     page = await services(request).packages.page_assignable(
-        principal(request), page_request(request), profile_id, kind
+        await principal(request), page_request(request), profile_id, kind
     )
     return JSONResponse(page_json(page, package_json))
 
 
 async def delete(request: Request) -> Response:
     package_id = parse_uuid(request.path_params["otaPackageId"])
-    await services(request).packages.delete(principal(request), package_id)
+    await services(request).packages.delete(await principal(request), package_id)
     return Response(status_code=200)
 
 

@@ -51,7 +51,7 @@ def wire_value(value: Any, strict: bool) -> Any:
 
 async def save_attributes(request: Request) -> Response:
     await services(request).telemetry.save_attributes(
-        principal(request), _device_id(request), _scope(request), await read_body(request)
+        await principal(request), _device_id(request), _scope(request), await read_body(request)
     )
     return Response(status_code=200)
 
@@ -61,14 +61,14 @@ async def delete_attributes(request: Request) -> Response:
     if not keys:
         raise BadRequest("Parameter 'keys' is required")
     await services(request).telemetry.delete_attributes(
-        principal(request), _device_id(request), _scope(request), keys
+        await principal(request), _device_id(request), _scope(request), keys
     )
     return Response(status_code=200)
 
 
 async def _attributes(request: Request, scopes: list[AttributeScope]) -> Response:
     found = await services(request).telemetry.attributes(
-        principal(request), _device_id(request), scopes, _keys(request)
+        await principal(request), _device_id(request), scopes, _keys(request)
     )
     return JSONResponse(
         [{"key": a.key, "value": a.value, "lastUpdateTs": a.last_update_ts} for a in found]
@@ -85,7 +85,7 @@ async def all_attributes(request: Request) -> Response:
 
 async def timeseries(request: Request) -> Response:
     """Latest values, or with startTs and endTs the history (newest first unless orderBy=ASC)."""
-    user, device_id, keys = principal(request), _device_id(request), _keys(request)
+    user, device_id, keys = await principal(request), _device_id(request), _keys(request)
     strict = request.query_params.get("useStrictDataTypes", "false").lower() == "true"
     telemetry = services(request).telemetry
     start = optional_int(request, "startTs")
@@ -117,7 +117,7 @@ async def timeseries(request: Request) -> Response:
 
 
 async def timeseries_keys(request: Request) -> Response:
-    keys = await services(request).telemetry.keys(principal(request), _device_id(request))
+    keys = await services(request).telemetry.keys(await principal(request), _device_id(request))
     return JSONResponse(keys)
 
 

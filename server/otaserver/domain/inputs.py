@@ -100,6 +100,21 @@ def parse_decimal(text: str) -> int | None:
     """
     if not text or not text.isascii() or not text.isdigit():
         raise ValueError(f"{text[:20]!r} is not a decimal number")
-    if len(text.lstrip("0")) > MAX_DECIMAL_DIGITS:
+    significant = text.lstrip("0")
+    if len(significant) > MAX_DECIMAL_DIGITS:
         return None
-    return int(text)
+    return int(significant or "0")
+
+
+def check_file_name(name: str, limits: InputLimits) -> str:
+    """An uploaded file's name as it is kept and sent back with the data.
+
+    Only the last part of a path is kept (RFC 7578 §4.2: receivers must not use directory
+    information); control characters, NUL among them, are refused rather than stored.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in base):
+        raise BadRequest("The file name must not contain control characters")
+    if base in ("", ".", ".."):
+        raise BadRequest(f"{name[:40]!r} is no file name")
+    return check_name(base, "The file name", limits)

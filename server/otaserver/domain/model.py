@@ -127,6 +127,11 @@ class OtaPackage:
         return self.data_sha256 is not None
 
     @property
+    def download_name(self) -> str:
+        """The name its data is downloaded under."""
+        return self.file_name or f"{self.title}-{self.version}.bin"
+
+    @property
     def assignable(self) -> bool:
         """A package can be assigned once it has data or points to a URL."""
         return self.has_data or bool(self.url)
@@ -181,3 +186,13 @@ class PageRequest:
     @property
     def offset(self) -> int:
         return self.page_size * self.page
+
+
+@dataclass
+class UserSession:
+    """One login: the tokens it issued carry its id and die with it."""
+
+    id: UUID
+    created_time: int
+    user_id: UUID
+    expires_ts: int

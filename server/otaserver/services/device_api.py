@@ -57,7 +57,7 @@ class DeviceApi:
         self._last_stamp: dict[UUID, int] = {}
 
     async def authenticate(self, token: str) -> DeviceIdentity:
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await self._identify(repos, token)
 
     async def _identify(self, repos: Repositories, token: str) -> DeviceIdentity:
@@ -78,7 +78,7 @@ class DeviceApi:
     async def _download_target(
         self, token: str, package_type: OtaPackageType
     ) -> tuple[DeviceIdentity, OtaPackage | None]:
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             found = await repos.devices.by_token(token)
             if found is None:
                 raise Unauthorized(BAD_TOKEN)
@@ -126,7 +126,7 @@ class DeviceApi:
         """
         everything = client_keys is None and shared_keys is None
         answer: dict[str, dict[str, Any]] = {}
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             for section, scope, keys in (
                 ("client", AttributeScope.CLIENT_SCOPE, client_keys),
                 ("shared", AttributeScope.SHARED_SCOPE, shared_keys),
@@ -142,7 +142,7 @@ class DeviceApi:
         self, device: DeviceIdentity, package_type: OtaPackageType
     ) -> OtaPackage | None:
         """The device's effective package of this type (spec §4.1), or None."""
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await self._effective(repos, device, package_type)
 
     async def _effective(

@@ -19,6 +19,7 @@ from ..domain.enums import (
 )
 from ..domain.errors import BadRequest, OtaError, PayloadTooLarge
 from ..domain.faults import Fault
+from ..domain.inputs import InputLimits, check_file_name, check_name
 from ..domain.model import OtaPackage, Page, PageRequest
 from .access import Principal, visible
 from .audit import AuditLog, AuditRecord
@@ -45,7 +46,9 @@ class Packages:
         clock: Clock,
         audit: AuditLog,
         max_size: int,
+        limits: InputLimits,
     ) -> None:
+        self._limits = limits
         self._storage = storage
         self._blobs = blobs
         self._clock = clock
@@ -141,6 +144,8 @@ class Packages:
         action = ActionType.OTA_PACKAGE_UPLOADED
         try:
             principal.require_tenant_admin()
+            file_name = check_file_name(upload.file_name, self._limits)
+            content_type = check_name(upload.content_type, "The file's Content-Type", self._limits)
             algorithm = (
                 parse_algorithm(upload.checksum_algorithm)
                 if upload.checksum_algorithm is not None
@@ -151,7 +156,7 @@ class Packages:
                 if upload.checksum and upload.checksum.strip()
                 else None
             )
-            async with self._storage.transaction() as repos:
+            async with self._storage.reading() as repos:
                 package = visible(principal, await repos.packages.get(package_id))
             record.entity_name = package.title
             _uploadable(package)
@@ -173,8 +178,8 @@ class Packages:
             try:
                 async with self._storage.transaction() as repos:
                     package = _uploadable(visible(principal, await repos.packages.get(package_id)))
-                    package.file_name = upload.file_name
-                    package.content_type = upload.content_type
+                    package.file_name = file_name
+                    package.content_type = content_type
                     package.checksum_algorithm = algorithm
                     package.checksum = computed
                     package.data_size = staged.size
@@ -203,12 +208,12 @@ class Packages:
 
     async def get(self, principal: Principal, package_id: UUID) -> OtaPackage:
         principal.require(Authority.TENANT_ADMIN, Authority.CUSTOMER_USER)
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return visible(principal, await repos.packages.get(package_id))
 
     async def download(self, principal: Principal, package_id: UUID) -> Download:
         principal.require_tenant_admin()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             package = visible(principal, await repos.packages.get(package_id))
         if package.data_sha256 is None or package.data_size is None:
             raise BadRequest(
@@ -219,13 +224,13 @@ class Packages:
         return Download(
             path=self._blobs.path_of(package.data_sha256),
             size=package.data_size,
-            file_name=package.file_name or f"{package.title}-{package.version}.bin",
+            file_name=package.download_name,
             content_type=package.content_type or "application/octet-stream",
         )
 
     async def page(self, principal: Principal, request: PageRequest) -> Page:
         tenant_id = principal.require_tenant_admin()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await repos.packages.page(request, tenant_id=tenant_id)
 
     async def page_assignable(
@@ -238,7 +243,7 @@ class Packages:
         """Packages that may be assigned to devices of the profile: with data or a URL."""
         principal.require(Authority.TENANT_ADMIN, Authority.CUSTOMER_USER)
         tenant_id = principal.require_tenant()
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             visible(principal, await repos.profiles.get(profile_id))
             return await repos.packages.page_assignable(
                 request, tenant_id, profile_id, package_type

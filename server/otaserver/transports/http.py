@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from ..api.body import query_int, read_body
+from ..api.disposition import attachment_headers
 from ..api.routing import Operation, Param, services
 from ..domain import faults
 from ..domain.enums import OtaPackageType
@@ -91,10 +92,7 @@ async def _download(request: Request, package_type: OtaPackageType) -> Response:
             f"Requested {query['title']} {query['version']}, but the assigned "
             f"{package_type.value.lower()} is {package.title} {package.version}"
         )
-    headers = {
-        "Content-Disposition": f"attachment;filename={package.file_name}",
-        "x-filename": package.file_name or "",
-    }
+    headers = attachment_headers(package.download_name)
     media_type = package.content_type or "application/octet-stream"
     if chunk_size == 0:
         # The whole file; Starlette answers a Range request with 206, so downloads resume.
