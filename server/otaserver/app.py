@@ -10,18 +10,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from .api.errors import EXCEPTION_HANDLERS
+from .api.guard import UrlTextGuard
 from .api.routes import routes
 from .blobs.filestore import FileBlobStore
 from .domain import faults
 from .domain.enums import UpdateStatus
 from .domain.inputs import InputLimits
+from .domain.logins import LoginPolicy
 from .domain.orchestration import PackRate
 from .pubsub import PostgresPubSub, asyncpg_dsn
 from .services.auth import Authenticator, signing_secret
 from .services.bootstrap import ensure_admin, seed_demo
 from .services.container import Services
+from .services.login_guard import LoginGuard
+from .services.passwords import Passwords
 from .services.queue_worker import QueueWorker, StuckPolicy
 from .sessions import SessionRegistry
 from .settings import Settings
@@ -69,12 +74,24 @@ def create_app(settings: Settings) -> Starlette:
         storage = SqlStorage(engine)
         blobs = FileBlobStore(settings.blob_dir)
         clock = SystemClock()
+        passwords = Passwords(settings.password_hash_threads, settings.login_max_waiting)
         authenticator = Authenticator(
             storage,
             clock,
             await signing_secret(storage, settings.jwt_secret),
             settings.jwt_token_expiration,
             settings.jwt_refresh_token_expiration,
+            passwords,
+            LoginGuard(
+                storage,
+                clock,
+                LoginPolicy(
+                    max_failures_per_account=settings.login_max_failures,
+                    max_failures_per_address=settings.login_max_failures_per_address,
+                    lockout_ms=settings.login_lockout_seconds * 1000,
+                ),
+                trust_ms=settings.jwt_refresh_token_expiration * 1000,
+            ),
         )
         sessions = SessionRegistry()
         app.state.sessions = sessions
@@ -96,7 +113,7 @@ def create_app(settings: Settings) -> Starlette:
             input_limits(settings),
         )
         app.state.services = services
-        report = await _bootstrap(settings, storage, clock)
+        report = await _bootstrap(settings, storage, clock, passwords)
         mqtt = MqttServer(
             app.state.services.device_api,
             sessions,
@@ -148,14 +165,19 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes(http_device_api.OPERATIONS),
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(UrlTextGuard)],
         lifespan=lifespan,
     )
 
 
-async def _bootstrap(settings: Settings, storage: SqlStorage, clock: SystemClock) -> StartupReport:
+async def _bootstrap(
+    settings: Settings, storage: SqlStorage, clock: SystemClock, passwords: Passwords
+) -> StartupReport:
     if settings.demo:
-        return StartupReport(demo_devices=tuple(await seed_demo(storage, clock)))
-    created = await ensure_admin(storage, clock, settings.admin_email, settings.admin_password)
+        return StartupReport(demo_devices=tuple(await seed_demo(storage, clock, passwords)))
+    created = await ensure_admin(
+        storage, clock, passwords, settings.admin_email, settings.admin_password
+    )
     if created is None:
         return StartupReport()
     return StartupReport(admin_email=created.email, admin_password=created.password)

@@ -7,10 +7,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from ..domain.errors import BadRequest
 from ..services.auth import TokenPair
-from .body import json_body, page_request, parse_uuid
+from .body import Body, json_body, page_request, parse_uuid
 from .forms import user_form
-from .routing import PAGING, Operation, Param, principal, services
+from .routing import PAGING, Operation, Param, client_address, principal, services
 from .views import page_json, user_json
+
+
+def _required_password(body: Body, name: str) -> str:
+    password = body.text(name, long=True)
+    if not password:
+        raise BadRequest(f"{name} should be specified!")
+    return password
 
 
 def _pair(pair: TokenPair) -> JSONResponse:
@@ -20,40 +27,42 @@ def _pair(pair: TokenPair) -> JSONResponse:
 async def login(request: Request) -> Response:
     body = await json_body(request)
     username = body.required_text("username", "username should be specified!")
-    password = body.text("password") or ""
-    return _pair(await services(request).auth.login(username, password))
+    password = body.text("password", long=True) or ""
+    auth = services(request).auth
+    return _pair(await auth.login(username, password, client_address(request)))
 
 
 async def refresh(request: Request) -> Response:
     body = await json_body(request)
-    token = body.required_text("refreshToken", "refreshToken should be specified!")
+    token = body.required_text("refreshToken", "refreshToken should be specified!", long=True)
     return _pair(await services(request).auth.refresh(token))
 
 
 async def logout(request: Request) -> Response:
-    principal(request)
+    await services(request).auth.logout(await principal(request))
     return Response(status_code=200)
 
 
 async def current_user(request: Request) -> Response:
-    return JSONResponse(user_json(await services(request).users.current(principal(request))))
+    return JSONResponse(user_json(await services(request).users.current(await principal(request))))
 
 
 async def change_password(request: Request) -> Response:
     body = await json_body(request)
     pair = await services(request).users.change_password(
-        principal(request),
-        body.text("currentPassword") or "",
-        body.required_text("newPassword", "newPassword should be specified!"),
+        await principal(request),
+        body.text("currentPassword", long=True) or "",
+        _required_password(body, "newPassword"),
     )
     return _pair(pair)
 
 
 async def activate(request: Request) -> Response:
     body = await json_body(request)
-    token = body.required_text("activateToken", "activateToken should be specified!")
-    password = body.required_text("password", "password should be specified!")
-    return _pair(await services(request).users.activate(token, password))
+    token = body.required_text("activateToken", "activateToken should be specified!", long=True)
+    return _pair(
+        await services(request).users.activate(token, _required_password(body, "password"))
+    )
 
 
 async def save_user(request: Request) -> Response:
@@ -62,33 +71,35 @@ async def save_user(request: Request) -> Response:
             "otakit sends no mail: use sendActivationMail=false and the activation link"
         )
     user = await services(request).users.save(
-        principal(request), user_form(await json_body(request))
+        await principal(request), user_form(await json_body(request))
     )
     return JSONResponse(user_json(user))
 
 
 async def get_user(request: Request) -> Response:
     user_id = parse_uuid(request.path_params["userId"])
-    return JSONResponse(user_json(await services(request).users.get(principal(request), user_id)))
+    return JSONResponse(
+        user_json(await services(request).users.get(await principal(request), user_id))
+    )
 
 
 async def delete_user(request: Request) -> Response:
     user_id = parse_uuid(request.path_params["userId"])
-    await services(request).users.delete(principal(request), user_id)
+    await services(request).users.delete(await principal(request), user_id)
     return Response(status_code=200)
 
 
 async def activation_link(request: Request) -> Response:
     user_id = parse_uuid(request.path_params["userId"])
     base = str(request.base_url).rstrip("/")
-    link = await services(request).users.activation_link(principal(request), user_id, base)
+    link = await services(request).users.activation_link(await principal(request), user_id, base)
     return PlainTextResponse(link)
 
 
 async def tenant_admins(request: Request) -> Response:
     tenant_id = parse_uuid(request.path_params["tenantId"])
     page = await services(request).users.page(
-        principal(request), page_request(request), tenant_id=tenant_id
+        await principal(request), page_request(request), tenant_id=tenant_id
     )
     return JSONResponse(page_json(page, user_json))
 
@@ -96,7 +107,7 @@ async def tenant_admins(request: Request) -> Response:
 async def customer_users(request: Request) -> Response:
     customer_id = parse_uuid(request.path_params["customerId"])
     page = await services(request).users.page(
-        principal(request), page_request(request), customer_id=customer_id
+        await principal(request), page_request(request), customer_id=customer_id
     )
     return JSONResponse(page_json(page, user_json))
 
@@ -123,7 +134,7 @@ OPERATIONS = [
         response="JwtPair",
         public=True,
     ),
-    Operation("POST", "/api/auth/logout", logout, "Log out (tokens simply expire)", TAG),
+    Operation("POST", "/api/auth/logout", logout, "Log out: this login's tokens stop working", TAG),
     Operation("GET", "/api/auth/user", current_user, "The logged-in user", TAG, response="User"),
     Operation(
         "POST",

@@ -33,7 +33,7 @@ def _action_filter(request: Request) -> dict[str, Any]:
 
 async def _page(request: Request, **where: Any) -> Response:
     page = await services(request).audit.page(
-        principal(request), page_request(request), **where, **_action_filter(request)
+        await principal(request), page_request(request), **where, **_action_filter(request)
     )
     return JSONResponse(page_json(page, audit_json))
 

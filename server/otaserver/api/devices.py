@@ -16,20 +16,20 @@ from .views import credentials_json, device_json, page_json, profile_info_json, 
 async def save_device(request: Request) -> Response:
     form = device_form(await json_body(request))
     token = request.query_params.get("accessToken") or None
-    device = await services(request).devices.save(principal(request), form, token)
+    device = await services(request).devices.save(await principal(request), form, token)
     return JSONResponse(device_json(device))
 
 
 async def get_device(request: Request) -> Response:
     device_id = parse_uuid(request.path_params["deviceId"])
     return JSONResponse(
-        device_json(await services(request).devices.get(principal(request), device_id))
+        device_json(await services(request).devices.get(await principal(request), device_id))
     )
 
 
 async def delete_device(request: Request) -> Response:
     device_id = parse_uuid(request.path_params["deviceId"])
-    await services(request).devices.delete(principal(request), device_id)
+    await services(request).devices.delete(await principal(request), device_id)
     return Response(status_code=200)
 
 
@@ -37,10 +37,12 @@ async def tenant_devices(request: Request) -> Response:
     """A page of the tenant's devices, or with `deviceName` the one device of that name."""
     name = request.query_params.get("deviceName")
     if name is not None:
-        device = await services(request).devices.by_name(principal(request), name)
+        device = await services(request).devices.by_name(await principal(request), name)
         return JSONResponse(device_json(device))
     page = await services(request).devices.page(
-        principal(request), page_request(request), device_type=request.query_params.get("type")
+        await principal(request),
+        page_request(request),
+        device_type=request.query_params.get("type"),
     )
     return JSONResponse(page_json(page, device_json))
 
@@ -48,7 +50,7 @@ async def tenant_devices(request: Request) -> Response:
 async def customer_devices(request: Request) -> Response:
     customer_id = parse_uuid(request.path_params["customerId"])
     page = await services(request).devices.page(
-        principal(request),
+        await principal(request),
         page_request(request),
         device_type=request.query_params.get("type"),
         customer_id=customer_id,
@@ -58,7 +60,7 @@ async def customer_devices(request: Request) -> Response:
 
 async def get_credentials(request: Request) -> Response:
     device_id = parse_uuid(request.path_params["deviceId"])
-    credentials = await services(request).devices.credentials(principal(request), device_id)
+    credentials = await services(request).devices.credentials(await principal(request), device_id)
     return JSONResponse(credentials_json(credentials))
 
 
@@ -72,7 +74,7 @@ async def update_credentials(request: Request) -> Response:
         raise BadRequest("otakit supports ACCESS_TOKEN credentials only")
     token = body.required_text("credentialsId", "credentialsId should be specified!")
     credentials = await services(request).devices.update_credentials(
-        principal(request), device_id, token
+        await principal(request), device_id, token
     )
     return JSONResponse(credentials_json(credentials))
 
@@ -81,60 +83,60 @@ async def assign_to_customer(request: Request) -> Response:
     customer_id = parse_uuid(request.path_params["customerId"])
     device_id = parse_uuid(request.path_params["deviceId"])
     device = await services(request).devices.set_customer(
-        principal(request), device_id, customer_id
+        await principal(request), device_id, customer_id
     )
     return JSONResponse(device_json(device))
 
 
 async def unassign_from_customer(request: Request) -> Response:
     device_id = parse_uuid(request.path_params["deviceId"])
-    device = await services(request).devices.set_customer(principal(request), device_id, None)
+    device = await services(request).devices.set_customer(await principal(request), device_id, None)
     return JSONResponse(device_json(device))
 
 
 async def save_profile(request: Request) -> Response:
     form = profile_form(await json_body(request))
-    profile = await services(request).profiles.save(principal(request), form)
+    profile = await services(request).profiles.save(await principal(request), form)
     return JSONResponse(profile_json(profile))
 
 
 async def get_profile(request: Request) -> Response:
     profile_id = parse_uuid(request.path_params["deviceProfileId"])
     return JSONResponse(
-        profile_json(await services(request).profiles.get(principal(request), profile_id))
+        profile_json(await services(request).profiles.get(await principal(request), profile_id))
     )
 
 
 async def get_profile_info(request: Request) -> Response:
     profile_id = parse_uuid(request.path_params["deviceProfileId"])
-    profile = await services(request).profiles.get(principal(request), profile_id)
+    profile = await services(request).profiles.get(await principal(request), profile_id)
     return JSONResponse(profile_info_json(profile))
 
 
 async def default_profile_info(request: Request) -> Response:
-    profile = await services(request).profiles.get_default(principal(request))
+    profile = await services(request).profiles.get_default(await principal(request))
     return JSONResponse(profile_info_json(profile))
 
 
 async def set_default_profile(request: Request) -> Response:
     profile_id = parse_uuid(request.path_params["deviceProfileId"])
-    profile = await services(request).profiles.set_default(principal(request), profile_id)
+    profile = await services(request).profiles.set_default(await principal(request), profile_id)
     return JSONResponse(profile_json(profile))
 
 
 async def delete_profile(request: Request) -> Response:
     profile_id = parse_uuid(request.path_params["deviceProfileId"])
-    await services(request).profiles.delete(principal(request), profile_id)
+    await services(request).profiles.delete(await principal(request), profile_id)
     return Response(status_code=200)
 
 
 async def list_profiles(request: Request) -> Response:
-    page = await services(request).profiles.page(principal(request), page_request(request))
+    page = await services(request).profiles.page(await principal(request), page_request(request))
     return JSONResponse(page_json(page, profile_json))
 
 
 async def list_profile_infos(request: Request) -> Response:
-    page = await services(request).profiles.page(principal(request), page_request(request))
+    page = await services(request).profiles.page(await principal(request), page_request(request))
     return JSONResponse(page_json(page, profile_info_json))
 
 

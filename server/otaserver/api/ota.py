@@ -22,7 +22,7 @@ def _optional_id(request: Request, name: str) -> UUID | None:
 
 async def counts(request: Request) -> Response:
     found = await services(request).dashboard.counts(
-        principal(request),
+        await principal(request),
         package_type(request.query_params.get("type") or "FIRMWARE"),
         _optional_id(request, "otaPackageId"),
         _optional_id(request, "deviceProfileId"),
@@ -37,7 +37,7 @@ async def devices(request: Request) -> Response:
     except ValueError:
         raise BadRequest("Parameter 'tab' must be waiting, updating, updated or failed") from None
     page = await services(request).dashboard.devices(
-        principal(request),
+        await principal(request),
         page_request(request),
         package_type(request.query_params.get("type") or "FIRMWARE"),
         _optional_id(request, "otaPackageId"),
@@ -61,7 +61,7 @@ async def devices(request: Request) -> Response:
 
 async def history(request: Request) -> Response:
     entries = await services(request).dashboard.history(
-        principal(request),
+        await principal(request),
         parse_uuid(request.path_params["deviceId"]),
         package_type(request.query_params.get("type") or "FIRMWARE"),
     )

@@ -50,9 +50,14 @@ def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """The user of a request, from `X-Authorization: Bearer <jwt>` (or `Authorization`)."""
     header = request.headers.get("x-authorization") or request.headers.get("authorization")
     if not header or not header.lower().startswith("bearer "):
         raise Unauthorized("Authentication failed")
-    return services(request).auth.authenticate(header[7:].strip())
+    return await services(request).auth.authenticate(header[7:].strip())
+
+
+def client_address(request: Request) -> str:
+    """The client's address (a proxy's X-Forwarded-For when uvicorn trusts the proxy)."""
+    return request.client.host if request.client else "unknown"

@@ -13,46 +13,48 @@ from .views import customer_json, page_json, tenant_json
 
 async def save_tenant(request: Request) -> Response:
     form = tenant_form(await json_body(request))
-    return JSONResponse(tenant_json(await services(request).tenants.save(principal(request), form)))
+    return JSONResponse(
+        tenant_json(await services(request).tenants.save(await principal(request), form))
+    )
 
 
 async def get_tenant(request: Request) -> Response:
     tenant_id = parse_uuid(request.path_params["tenantId"])
-    tenant = await services(request).tenants.get(principal(request), tenant_id)
+    tenant = await services(request).tenants.get(await principal(request), tenant_id)
     return JSONResponse(tenant_json(tenant))
 
 
 async def list_tenants(request: Request) -> Response:
-    page = await services(request).tenants.page(principal(request), page_request(request))
+    page = await services(request).tenants.page(await principal(request), page_request(request))
     return JSONResponse(page_json(page, tenant_json))
 
 
 async def delete_tenant(request: Request) -> Response:
     tenant_id = parse_uuid(request.path_params["tenantId"])
-    await services(request).tenants.delete(principal(request), tenant_id)
+    await services(request).tenants.delete(await principal(request), tenant_id)
     return Response(status_code=200)
 
 
 async def save_customer(request: Request) -> Response:
     form = customer_form(await json_body(request))
-    customer = await services(request).customers.save(principal(request), form)
+    customer = await services(request).customers.save(await principal(request), form)
     return JSONResponse(customer_json(customer))
 
 
 async def get_customer(request: Request) -> Response:
     customer_id = parse_uuid(request.path_params["customerId"])
-    customer = await services(request).customers.get(principal(request), customer_id)
+    customer = await services(request).customers.get(await principal(request), customer_id)
     return JSONResponse(customer_json(customer))
 
 
 async def list_customers(request: Request) -> Response:
-    page = await services(request).customers.page(principal(request), page_request(request))
+    page = await services(request).customers.page(await principal(request), page_request(request))
     return JSONResponse(page_json(page, customer_json))
 
 
 async def delete_customer(request: Request) -> Response:
     customer_id = parse_uuid(request.path_params["customerId"])
-    await services(request).customers.delete(principal(request), customer_id)
+    await services(request).customers.delete(await principal(request), customer_id)
     return Response(status_code=200)
 
 

@@ -19,6 +19,8 @@ class Principal:
     authority: Authority
     tenant_id: UUID | None
     customer_id: UUID | None
+    # The login the request's token belongs to; logging out ends it.
+    session_id: UUID
 
     def require(self, *authorities: Authority) -> None:
         if self.authority not in authorities:

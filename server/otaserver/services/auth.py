@@ -1,7 +1,9 @@
-"""Logins and the JSON Web Tokens that carry them, ThingsBoard style.
+"""Logins, their sessions, and the JSON Web Tokens that carry them, ThingsBoard style.
 
 An access token names the user and their authority (`scopes`); a refresh token only names the
-user and gets a fresh pair. Passwords are hashed with Argon2id (argon2-cffi).
+user and gets a fresh pair. Both name their login session (`sid`): logging out, changing the
+password or deleting the user (or their tenant) ends the session, and every token of it is
+refused at once, not when it expires.
 """
 
 from __future__ import annotations
@@ -11,44 +13,27 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-import anyio.to_thread
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..domain.enums import Authority
-from ..domain.errors import BadRequest, TokenExpired, Unauthorized
-from ..domain.model import User
+from ..domain.errors import TokenExpired, Unauthorized
+from ..domain.model import User, UserSession
 from .access import Principal
-from .ports import Clock, Storage
+from .login_guard import LoginGuard
+from .passwords import Passwords
+from .ports import Clock, Repositories, Storage
 
 ISSUER = "otakit"
 REFRESH_SCOPE = "REFRESH_TOKEN"
 SECRET_KEY = "jwt_secret"
 BAD_LOGIN = "Invalid username or password"
-MIN_PASSWORD_LENGTH = 6
-_hasher = PasswordHasher()
+ENDED = "Session has ended; log in again"
 
 
 @dataclass(frozen=True)
 class TokenPair:
     token: str
     refresh_token: str
-
-
-async def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadRequest(f"Password must be at least {MIN_PASSWORD_LENGTH} characters long!")
-    return await anyio.to_thread.run_sync(_hasher.hash, password)
-
-
-async def password_matches(password_hash: str | None, password: str) -> bool:
-    if password_hash is None:
-        return False
-    try:
-        return await anyio.to_thread.run_sync(_hasher.verify, password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 async def signing_secret(storage: Storage, configured: str) -> str:
@@ -67,34 +52,67 @@ class Authenticator:
         secret: str,
         token_seconds: int,
         refresh_seconds: int,
+        passwords: Passwords,
+        guard: LoginGuard,
     ) -> None:
         self._storage = storage
         self._clock = clock
         self._secret = secret
         self._token_seconds = token_seconds
         self._refresh_seconds = refresh_seconds
+        self.passwords = passwords
+        self._guard = guard
 
-    async def login(self, email: str, password: str) -> TokenPair:
-        async with self._storage.transaction() as repos:
-            found = await repos.users.find(email=email.strip().lower())
+    async def login(self, email: str, password: str, address: str) -> TokenPair:
+        email = email.strip().lower()
+        async with self._storage.reading() as repos:
+            found = await repos.users.find(email=email)
         user = found[0] if found else None
-        if user is None or not await password_matches(user.password_hash, password):
+        await self._guard.admit(email, address, user.id if user else None)
+        if user is None or not await self.passwords.matches(user.password_hash, password):
+            if user is None:
+                # The same work as a wrong password, so that timing tells nothing.
+                await self.passwords.matches(None, password)
+            await self._guard.failed(email, address)
             raise Unauthorized(BAD_LOGIN)
-        return self.issue(user)
+        await self._guard.succeeded(email, address, user.id)
+        return await self.start_session(user)
+
+    async def start_session(self, user: User, ending: UUID | None = None) -> TokenPair:
+        """A new login session of the user and its tokens; `ending`'s user's sessions end."""
+        now = self._clock.now_ms()
+        session = UserSession(uuid4(), now, user.id, now + self._refresh_seconds * 1000)
+        async with self._storage.transaction() as repos:
+            if ending is not None:
+                await repos.sessions.delete_for_user(ending)
+            await repos.sessions.delete_expired(now)
+            await repos.sessions.add(session)
+        return self._issue(user, session.id)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         claims = self._decode(refresh_token)
         if claims.get("scopes") != [REFRESH_SCOPE]:
             raise Unauthorized("Invalid refresh token")
+        session_id = _session_id(claims)
+        now = self._clock.now_ms()
         async with self._storage.transaction() as repos:
-            user = await repos.users.get(UUID(claims["userId"]))
-        if user is None:
-            raise Unauthorized("User not found")
-        return self.issue(user)
+            user = await _live_user(repos, session_id, now)
+            await repos.sessions.extend(session_id, now + self._refresh_seconds * 1000)
+        return self._issue(user, session_id)
 
-    def issue(self, user: User) -> TokenPair:
+    async def logout(self, principal: Principal) -> None:
+        async with self._storage.transaction() as repos:
+            await repos.sessions.delete(principal.session_id)
+
+    def _issue(self, user: User, session_id: UUID) -> TokenPair:
         now = self._clock.now_ms() // 1000
-        common = {"sub": user.email, "userId": str(user.id), "iss": ISSUER, "iat": now}
+        common = {
+            "sub": user.email,
+            "userId": str(user.id),
+            "sid": str(session_id),
+            "iss": ISSUER,
+            "iat": now,
+        }
         access = {
             **common,
             "scopes": [user.authority.value],
@@ -118,21 +136,25 @@ class Authenticator:
             refresh_token=jwt.encode(refresh, self._secret, algorithm="HS256"),
         )
 
-    def authenticate(self, token: str) -> Principal:
+    async def authenticate(self, token: str) -> Principal:
+        """The user of an access token whose session is still live."""
         claims = self._decode(token)
         scopes = claims.get("scopes") or []
         if len(scopes) != 1 or scopes[0] == REFRESH_SCOPE:
             raise Unauthorized("Invalid JWT token")
-        try:
-            return Principal(
-                user_id=UUID(claims["userId"]),
-                email=claims["sub"],
-                authority=Authority(scopes[0]),
-                tenant_id=UUID(claims["tenantId"]) if claims.get("tenantId") else None,
-                customer_id=UUID(claims["customerId"]) if claims.get("customerId") else None,
-            )
-        except (KeyError, ValueError):
-            raise Unauthorized("Invalid JWT token") from None
+        session_id = _session_id(claims)
+        async with self._storage.reading() as repos:
+            user = await _live_user(repos, session_id, self._clock.now_ms())
+        if str(user.id) != claims.get("userId"):
+            raise Unauthorized("Invalid JWT token")
+        return Principal(
+            user_id=user.id,
+            email=user.email,
+            authority=Authority(user.authority),
+            tenant_id=user.tenant_id,
+            customer_id=user.customer_id,
+            session_id=session_id,
+        )
 
     def _decode(self, token: str) -> dict[str, Any]:
         try:
@@ -147,3 +169,17 @@ class Authenticator:
             raise TokenExpired("Token has expired") from None
         except jwt.PyJWTError:
             raise Unauthorized("Invalid JWT token") from None
+
+
+def _session_id(claims: dict[str, Any]) -> UUID:
+    try:
+        return UUID(str(claims["sid"]))
+    except (KeyError, ValueError):
+        raise Unauthorized(ENDED) from None
+
+
+async def _live_user(repos: Repositories, session_id: UUID, now_ms: int) -> User:
+    user = await repos.sessions.user_of(session_id, now_ms)
+    if user is None:
+        raise Unauthorized(ENDED)
+    return user

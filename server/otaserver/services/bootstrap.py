@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from ..domain.enums import Authority
 from ..domain.model import Customer, Device, DeviceCredentials, DeviceProfile, Tenant, User
-from .auth import hash_password
+from .passwords import Passwords
 from .ports import Clock, Repositories, Storage
 from .tenants import DEFAULT_PROFILE_NAME, default_profile_details
 
@@ -32,14 +32,14 @@ class CreatedAdmin:
 
 
 async def ensure_admin(
-    storage: Storage, clock: Clock, email: str, password: str
+    storage: Storage, clock: Clock, passwords: Passwords, email: str, password: str
 ) -> CreatedAdmin | None:
     """Creates the system administrator when there is none; returns it if it was created."""
-    async with storage.transaction() as repos:
+    async with storage.reading() as repos:
         if await repos.users.count(authority=Authority.SYS_ADMIN):
             return None
     generated = None if password else secrets.token_urlsafe(12)
-    password_hash = await hash_password(password or generated or "")
+    password_hash = await passwords.hash(password or generated or "")
     async with storage.transaction() as repos:
         if await repos.users.count(authority=Authority.SYS_ADMIN):
             return None  # another server process made it meanwhile
@@ -47,12 +47,12 @@ async def ensure_admin(
     return CreatedAdmin(email, generated)
 
 
-async def seed_demo(storage: Storage, clock: Clock) -> list[tuple[str, str]]:
+async def seed_demo(storage: Storage, clock: Clock, passwords: Passwords) -> list[tuple[str, str]]:
     """ThingsBoard's demo accounts, a tenant with a profile and devices; (device, token) pairs.
 
     Running it again changes nothing.
     """
-    hashes = {email: await hash_password(password) for email, password, _ in DEMO_ACCOUNTS}
+    hashes = {email: await passwords.hash(password) for email, password, _ in DEMO_ACCOUNTS}
     async with storage.transaction() as repos:
         tenants = await repos.tenants.find(title=DEMO_TENANT)
         if tenants:

@@ -60,7 +60,7 @@ class Services:
             users=Users(storage, clock, audit, authenticator),
             profiles=Profiles(storage, clock, audit, orchestrator),
             devices=Devices(storage, clock, audit, orchestrator),
-            packages=Packages(storage, blobs, clock, audit, max_package_size),
+            packages=Packages(storage, blobs, clock, audit, max_package_size, limits),
             telemetry=Telemetry(storage, clock, notifier, limits),
             device_api=DeviceApi(storage, blobs, clock, lookups, limits),
             orchestrator=orchestrator,

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from ..domain.enums import ChecksumAlgorithm, OtaPackageType
+from ..domain.logins import FailureCount
 from ..domain.model import (
     AuditEntry,
     Customer,
@@ -21,6 +22,7 @@ from ..domain.model import (
     PageRequest,
     Tenant,
     User,
+    UserSession,
 )
 from ..domain.orchestration import QueueState
 from ..domain.telemetry import Attribute, AttributeScope, TelemetryPoint
@@ -129,6 +131,7 @@ class OtaRepository(Protocol):
         package_type: OtaPackageType,
         package_id: UUID | None,
         profile_id: UUID | None,
+        customer_id: UUID | None,
     ) -> dict[str, int]: ...
     async def page_states(
         self,
@@ -137,8 +140,26 @@ class OtaRepository(Protocol):
         package_type: OtaPackageType,
         package_id: UUID | None,
         profile_id: UUID | None,
+        customer_id: UUID | None,
         statuses: list[str] | None,
     ) -> Page: ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: UserSession) -> None: ...
+    async def user_of(self, session_id: UUID, now_ms: int) -> User | None: ...
+    async def extend(self, session_id: UUID, expires_ts: int) -> None: ...
+    async def delete(self, session_id: UUID) -> None: ...
+    async def delete_for_user(self, user_id: UUID) -> None: ...
+    async def delete_expired(self, now_ms: int) -> None: ...
+
+
+class LoginRepository(Protocol):
+    async def failures(self, key: str, lock: bool = False) -> FailureCount | None: ...
+    async def save_failures(self, key: str, count: FailureCount) -> None: ...
+    async def clear_failures(self, key: str) -> None: ...
+    async def known(self, user_id: UUID, address: str, since_ms: int) -> bool: ...
+    async def remember(self, user_id: UUID, address: str, now_ms: int) -> None: ...
 
 
 class Repositories(Protocol):
@@ -164,6 +185,10 @@ class Repositories(Protocol):
     def ota(self) -> OtaRepository: ...
     @property
     def audit(self) -> EntityRepository[AuditEntry]: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def logins(self) -> LoginRepository: ...
 
     async def get_value(self, key: str) -> str | None: ...
     async def set_value_if_absent(self, key: str, value: str) -> str: ...
@@ -172,6 +197,10 @@ class Repositories(Protocol):
 class Storage(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Repositories]:
         """Repositories whose changes commit together when the block ends without error."""
+        ...
+
+    def reading(self) -> AbstractAsyncContextManager[Repositories]:
+        """Repositories for reads only, all from one consistent snapshot; never blocks writers."""
         ...
 
 

@@ -10,7 +10,7 @@ from ..domain.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from ..domain.model import Page, PageRequest, User
 from .access import Principal
 from .audit import AuditLog
-from .auth import Authenticator, TokenPair, hash_password, password_matches
+from .auth import Authenticator, TokenPair
 from .forms import UserForm
 from .ports import Clock, DuplicateKey, Repositories, Storage
 
@@ -69,7 +69,7 @@ class Users:
         return user
 
     async def get(self, principal: Principal, user_id: UUID) -> User:
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             return await self._visible(principal, repos, user_id)
 
     async def page(
@@ -80,7 +80,7 @@ class Users:
         customer_id: UUID | None = None,
     ) -> Page:
         """Users of a tenant (its administrators) or of a customer."""
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             if customer_id is not None:
                 if principal.authority is Authority.SYS_ADMIN:
                     raise Forbidden()
@@ -108,14 +108,14 @@ class Users:
             await repos.users.delete(user_id)
 
     async def activation_link(self, principal: Principal, user_id: UUID, base_url: str) -> str:
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             user = await self._visible(principal, repos, user_id)
         if user.activation_token is None:
             raise BadRequest("User is already activated!")
         return f"{base_url}/api/noauth/activate?activateToken={user.activation_token}"
 
     async def activate(self, activate_token: str, password: str) -> TokenPair:
-        password_hash = await hash_password(password)
+        password_hash = await self._authenticator.passwords.hash(password)
         async with self._storage.transaction() as repos:
             found = await repos.users.find(activation_token=activate_token)
             if not found:
@@ -123,20 +123,22 @@ class Users:
             user = found[0]
             user.password_hash, user.activation_token = password_hash, None
             await repos.users.update(user)
-        return self._authenticator.issue(user)
+        return await self._authenticator.start_session(user)
 
     async def change_password(self, principal: Principal, current: str, new: str) -> TokenPair:
-        async with self._storage.transaction() as repos:
+        """A new password ends every session of the user; the answer carries a new one."""
+        passwords = self._authenticator.passwords
+        async with self._storage.reading() as repos:
             user = await repos.users.get(principal.user_id)
-        if user is None or not await password_matches(user.password_hash, current):
+        if user is None or not await passwords.matches(user.password_hash, current):
             raise Unauthorized("Current password doesn't match!")
-        user.password_hash = await hash_password(new)
+        user.password_hash = await passwords.hash(new)
         async with self._storage.transaction() as repos:
             await repos.users.update(user)
-        return self._authenticator.issue(user)
+        return await self._authenticator.start_session(user, ending=user.id)
 
     async def current(self, principal: Principal) -> User:
-        async with self._storage.transaction() as repos:
+        async with self._storage.reading() as repos:
             user = await repos.users.get(principal.user_id)
         if user is None:
             raise Unauthorized("User not found")
