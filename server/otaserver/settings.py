@@ -217,7 +217,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "login_max_failures",
         5,
         _positive_int,
-        "Failed logins in a row after which an account is locked for login_lockout_seconds, "
+        "Failed logins in a row after which an account is locked for --login-lockout-seconds, "
         "except from addresses it logged in from before.",
     ),
     SettingSpec(
@@ -225,7 +225,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         20,
         _positive_int,
         "Failed logins from one client address, to any accounts, after which that address "
-        "may not log in for login_lockout_seconds.",
+        "may not log in for --login-lockout-seconds.",
     ),
     SettingSpec(
         "login_lockout_seconds",
