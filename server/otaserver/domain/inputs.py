@@ -76,11 +76,20 @@ def check_text(value: str, what: str) -> str:
     """The text unchanged, if a database can store it: no NUL, no unpaired surrogate."""
     if "\x00" in value:
         raise BadRequest(f"Invalid text in {what}: it contains a NUL character")
+    if not storable(value):
+        raise BadRequest(f"Invalid text in {what}: it is not valid Unicode")
+    return value
+
+
+def storable(value: str) -> bool:
+    """Whether both databases can store the text."""
+    if "\x00" in value:
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadRequest(f"Invalid text in {what}: it is not valid Unicode") from None
-    return value
+        return False
+    return True
 
 
 def check_name(value: str, what: str, limits: InputLimits) -> str:

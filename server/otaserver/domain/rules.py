@@ -11,6 +11,7 @@ from .faults import Fault
 from .model import Device, DeviceProfile, OtaPackage
 
 MAX_TITLE_LENGTH = 255
+MAX_TOKEN_LENGTH = 255
 DUPLICATE_PACKAGE = "OtaPackage with such title and version already exists!"
 WRONG_FILE = "Wrong otaPackage file!"
 REFERENCED_BY_DEVICE = "The otaPackage referenced by the devices cannot be deleted!"

@@ -10,9 +10,9 @@ from uuid import UUID
 
 from ..domain.enums import OtaPackageType
 from ..domain.errors import Unauthorized
-from ..domain.inputs import InputLimits, parse_json
-from ..domain.model import OtaPackage
-from ..domain.rules import effective_package_id
+from ..domain.inputs import InputLimits, parse_json, storable
+from ..domain.model import Device, DeviceProfile, OtaPackage
+from ..domain.rules import MAX_TOKEN_LENGTH, effective_package_id
 from ..domain.telemetry import AttributeScope, parse_attributes, parse_telemetry
 from .lookups import LookupCache
 from .orchestration import record_reported
@@ -61,10 +61,7 @@ class DeviceApi:
             return await self._identify(repos, token)
 
     async def _identify(self, repos: Repositories, token: str) -> DeviceIdentity:
-        found = await repos.devices.by_token(token)
-        if found is None:
-            raise Unauthorized(BAD_TOKEN)
-        device = found[0]
+        device, _ = await _by_token(repos, token)
         return DeviceIdentity(device.id, device.tenant_id, device.name)
 
     async def download_target(
@@ -79,10 +76,7 @@ class DeviceApi:
         self, token: str, package_type: OtaPackageType
     ) -> tuple[DeviceIdentity, OtaPackage | None]:
         async with self._storage.reading() as repos:
-            found = await repos.devices.by_token(token)
-            if found is None:
-                raise Unauthorized(BAD_TOKEN)
-            device, profile = found
+            device, profile = await _by_token(repos, token)
             identity = DeviceIdentity(device.id, device.tenant_id, device.name)
             package_id = effective_package_id(device, profile, package_type)
             package = None if package_id is None else await repos.packages.get(package_id)
@@ -166,3 +160,13 @@ class DeviceApi:
         if package.data_sha256 is None:
             return None
         return PackageData(package, self._blobs.path_of(package.data_sha256))
+
+
+async def _by_token(repos: Repositories, token: str) -> tuple[Device, DeviceProfile]:
+    """The device of an access token, whatever bytes a transport passed as one."""
+    if len(token) > MAX_TOKEN_LENGTH or not storable(token):
+        raise Unauthorized(BAD_TOKEN)  # no token can be such, and no database could look it up
+    found = await repos.devices.by_token(token)
+    if found is None:
+        raise Unauthorized(BAD_TOKEN)
+    return found

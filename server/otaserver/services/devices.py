@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 from ..domain.enums import ActionType, Authority, EntityType
 from ..domain.errors import BadRequest, Forbidden, NotFound
 from ..domain.model import Device, DeviceCredentials, DeviceProfile, Page, PageRequest
+from ..domain.rules import MAX_TOKEN_LENGTH
 from .access import Principal, visible
 from .assignment import Assigned, check_assignment
 from .audit import AuditLog
@@ -17,7 +18,6 @@ from .orchestration import Orchestrator
 from .ports import Clock, DuplicateKey, Repositories, Storage
 from .tenants import default_profile_details
 
-MAX_TOKEN_LENGTH = 255
 DUPLICATE_TOKEN = "Device credentials are already assigned to another device!"
 # What a customer user may change on their own device: only its packages.
 CUSTOMER_EDITABLE = ("firmware_id", "software_id")
