@@ -181,12 +181,11 @@ def test_upload_needs_a_file_part(tenant: TenantContext) -> None:
     assert_error(tenant.api.http.post(path, content=b"raw"), 400, "multipart/form-data")
 
 
-def test_empty_file_is_a_valid_package(tenant: TenantContext) -> None:
+def test_an_empty_file_is_no_package(tenant: TenantContext) -> None:
+    """A 0-byte image updates nothing; it is refused rather than stored (issue 10)."""
     package = tenant.api.create_package(tenant.default_profile_id, "empty", "1.0")
-    info = tenant.api.upload(package["id"]["id"], b"", "CRC32")
-    assert info["dataSize"] == 0 and info["checksum"] == "00000000"
-    download = tenant.api.request("GET", f"/api/otaPackage/{package['id']['id']}/download")
-    assert download.content == b""
+    tenant.api.upload(package["id"]["id"], b"", "CRC32", expect=400)
+    assert tenant.api.get(f"/api/otaPackage/info/{package['id']['id']}")["hasData"] is False
 
 
 def test_data_cannot_be_replaced(tenant: TenantContext) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 def file_and_chunk(
     draw: st.DrawFn, max_size: int, max_chunk: int, max_chunks: int = 40
 ) -> tuple[int, int]:
-    """A file size and a chunk size that cuts it into at most `max_chunks` chunks."""
-    size = draw(st.integers(0, max_size))
+    """A file size (a package has at least one byte) and a chunk size that cuts it into at
+    most `max_chunks` chunks."""
+    size = draw(st.integers(1, max_size))
     return size, draw(st.integers(max(1, -(-size // max_chunks)), max_chunk))

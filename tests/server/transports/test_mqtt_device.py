@@ -122,7 +122,7 @@ def test_shared_attribute_pushes_and_deletions(
     assert deleted == {"deleted": ["fw_size", "fw_title"]}
 
 
-FILE_SIZES = [0, 1, 1023, 1024, 1025, 300_000]
+FILE_SIZES = [1, 1023, 1024, 1025, 300_000]
 
 
 @pytest.mark.parametrize("size", FILE_SIZES)
