@@ -141,6 +141,8 @@ def test_nul_in_a_search_or_token_is_refused(tenant: TenantContext) -> None:
     [
         (b'{"t": NaN}', 400, "NaN"),
         (b'{"t": Infinity}', 400, "Infinity"),
+        (b'{"t": 1e999}', 400, "too large a number"),
+        (b'{"ts": 99999999999999999999, "values": {"t": 1}}', 400, "milliseconds"),
         (b'{"k\\u0000": 1}', 400, "NUL"),
         (b'{"k": "v\\u0000"}', 400, "NUL"),
         (b'{"k": "\\udc00"}', 400, "Unicode"),

@@ -9,6 +9,7 @@ surrogate or NaN is stored by one and an internal error in the other).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ def parse_json(raw: bytes | str, limits: InputLimits) -> Any:
     except UnicodeDecodeError:
         raise BadRequest("Invalid request body: not JSON (not UTF-8)") from None
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise _too_deep(limits) from None
     except ValueError as error:
@@ -48,6 +49,13 @@ def parse_json(raw: bytes | str, limits: InputLimits) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise BadRequest(f"Invalid JSON: {name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: a JSON number, but past what a double holds
+        raise BadRequest(f"Invalid JSON: {text[:20]} is too large a number")
+    return value
 
 
 def _too_deep(limits: InputLimits) -> BadRequest:

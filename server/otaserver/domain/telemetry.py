@@ -37,6 +37,8 @@ class Attribute:
 
 
 MAX_KEY_LENGTH = 255
+# The largest timestamp a 64-bit column holds.
+MAX_TS = 2**63 - 1
 
 
 def _check_values(values: object) -> dict[str, JsonValue]:
@@ -51,7 +53,7 @@ def _check_values(values: object) -> dict[str, JsonValue]:
 def _points_of(entry: object, now_ms: int) -> list[TelemetryPoint]:
     if isinstance(entry, dict) and "ts" in entry and "values" in entry:
         ts = entry["ts"]
-        if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
+        if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts <= MAX_TS:
             raise BadRequest("Telemetry 'ts' must be milliseconds since the epoch")
         values = _check_values(entry["values"])
     else:

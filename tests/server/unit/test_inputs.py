@@ -50,6 +50,7 @@ def test_storable_json_within_the_limits_reads_back_equal(value: object) -> None
         (b"[" * 200_000 + b"]" * 200_000, "nested deeper than"),
         (b'{"a": NaN}', "NaN"),
         (b'{"a": -Infinity}', "Infinity"),
+        (b'{"a": 1e999}', "too large a number"),
         (b'{"t": "\\u0000"}', "NUL"),
         (b'{"\\u0000": 1}', "NUL"),
         (b'{"v": "\\ud800"}', "not valid Unicode"),
