@@ -3,6 +3,8 @@
 Downloads answer Block2 themselves and statelessly: any block may be asked for first, and every
 block carries Size2, so a device can resume where it stopped. (aiocoap's own blockwise cache
 answers 4.08 to a block > 0 that was not preceded by block 0.)
+
+What datagrams reach this resource, and what aiocoap may log, is decided in coap_guard.py.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..domain.telemetry import split_keys
 from ..services.device_api import DeviceApi, DeviceIdentity
 from ..sessions import SessionRegistry, Subscription
 from ..throttled_log import ThrottledLog
+from .coap_guard import LIBRARY_LOGGER, LibraryLogFilter, server_context
 
 log = logging.getLogger(__name__)
 DEFAULT_SZX = 6  # 1024-byte blocks when the client did not choose
@@ -219,13 +222,14 @@ class CoapServer:
     ) -> None:
         self._site = DeviceSite(device_api, sessions)
         self._warnings = warnings
+        self._log_filter = LibraryLogFilter(warnings)
         self._context: aiocoap.Context | None = None
 
     async def start(self, host: str, port: int) -> None:
-        self._context = await aiocoap.Context.create_server_context(
-            self._site, bind=(host, port), transports=["udp6"]
-        )
+        logging.getLogger(LIBRARY_LOGGER).addFilter(self._log_filter)
+        self._context = await server_context(self._site, (host, port), self._warnings)
 
     async def close(self) -> None:
         if self._context is not None:
             await self._context.shutdown()
+        logging.getLogger(LIBRARY_LOGGER).removeFilter(self._log_filter)
