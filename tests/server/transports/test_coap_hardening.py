@@ -6,13 +6,18 @@ each kind to one line for the whole run), and every datagram gets the answer RFC
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
+import aiocoap
 import pytest
+from aiocoap.numbers.codes import Code
 
 from tests.support import coap_datagrams as wire
-from tests.support.coap import CoapClient
+from tests.support.coap import CoapClient, libcoap_client
 from tests.support.coap_datagrams import RawEndpoint
 from tests.support.devices import Provisioned, provision
 from tests.support.process import ServerProcess
@@ -68,6 +73,10 @@ def replies_before_ping(raw: RawEndpoint) -> list[wire.Reply]:
             return before
         before.append(reply)
     raise AssertionError("the server did not answer a ping")
+
+
+def coap_url(server: ServerProcess, device: Provisioned, suffix: str) -> str:
+    return f"coap://127.0.0.1:{server.coap_port}/fw/{device.token}{suffix}"
 
 
 def test_an_option_that_is_not_utf8_gets_bad_option_and_one_warning_line(
@@ -131,3 +140,77 @@ def test_message_format_errors_are_reset_when_confirmable_and_dropped_otherwise(
     reply = raw.exchange(wire.request(f"/fw/{device.token}", mid=2))
     assert reply is not None and reply.code == wire.CONTENT and reply.payload == DATA[:1024]
     assert_quiet(coap_server)
+
+
+def test_observe_on_a_resource_that_is_not_observable(
+    coap_server: ServerProcess, coap: CoapClient, device: Provisioned, tmp_path: Path
+) -> None:
+    async def observe(path: str) -> aiocoap.Message:
+        message = aiocoap.Message(code=aiocoap.GET, uri=coap.base + path, observe=0)
+        request = coap.context.request(message, handle_blockwise=False)
+        response = await request.response
+        if not request.observation.cancelled:  # a refused observation ends by itself
+            request.observation.cancel()
+        await asyncio.sleep(0.1)  # the client lets go of the observation
+        return response
+
+    whole = coap.run(observe(f"/fw/{device.token}"))
+    assert whole.code == Code.CONTENT and whole.payload == DATA[:1024]
+    assert whole.opt.observe is None  # answered, but not registered
+    assert coap.run(observe(f"/fw/{device.token}?size=10&chunk=1")).payload == DATA[10:20]
+    assert coap.run(observe("/api/v1/wrong/attributes")).code == Code.UNAUTHORIZED
+    assert coap.run(observe(f"/api/v1/{device.token}/telemetry")).code == Code.METHOD_NOT_ALLOWED
+    assert coap.run(observe("/nowhere")).code == Code.NOT_FOUND
+    out = tmp_path / "observed.bin"
+    url = coap_url(coap_server, device, "")
+    subprocess.run(
+        [libcoap_client(), "-m", "get", "-s", "2", "-B", "5", "-o", str(out), url],
+        timeout=30,
+        check=True,
+    )
+    assert out.read_bytes() == DATA
+    assert_quiet(coap_server)
+
+
+def test_options_the_server_does_not_understand(
+    coap_server: ServerProcess, raw: RawEndpoint, device: Provisioned
+) -> None:
+    path = f"/fw/{device.token}"
+    cases = [
+        ("unknown critical option", [(2049, b"x")], wire.BAD_OPTION),
+        ("If-Match", [(wire.IF_MATCH, b"etag")], wire.BAD_OPTION),
+        ("Uri-Path-Abbrev", [(wire.URI_PATH_ABBREV, b"\x01")], wire.BAD_OPTION),
+        ("unknown elective option", [(2050, b"x")], wire.CONTENT),
+        ("Proxy-Uri", [(wire.PROXY_URI, b"coap://elsewhere/")], wire.PROXYING_NOT_SUPPORTED),
+        ("Block2 of 4 bytes", [(wire.BLOCK2, wire.block(1 << 20, False, 6))], wire.BAD_OPTION),
+        ("Block2 SZX 7", [(wire.BLOCK2, wire.block(0, False, 7))], wire.BAD_REQUEST),
+        ("Uri-Path of 300 bytes", [(wire.URI_PATH, b"a" * 300)], wire.BAD_OPTION),
+        ("Observe of 4 bytes, elective", [(wire.OBSERVE, b"\x00\x00\x00\x01")], wire.CONTENT),
+    ]
+    for mid, (name, extra, expected) in enumerate(cases, start=100):
+        reply = raw.exchange(wire.request(path, extra=extra, mid=mid))
+        assert reply is not None and reply.code == expected, (name, reply)
+    telemetry = f"/api/v1/{device.token}/telemetry"
+    blocks = [(wire.block(0, True, 6), wire.BAD_OPTION), (wire.block(0, False, 6), wire.CREATED)]
+    for mid, (value, expected) in enumerate(blocks, start=200):
+        datagram = wire.request(
+            telemetry, method=wire.POST, mid=mid, extra=[(wire.BLOCK1, value)], payload=b"{}"
+        )
+        reply = raw.exchange(datagram)
+        assert reply is not None and reply.code == expected, (value, reply)
+    assert_quiet(coap_server)
+
+
+def test_a_fault_of_the_server_itself_is_logged_once_with_its_traceback(tmp_path: Path) -> None:
+    """What no device input can cause stays visible: here the package's bytes are gone."""
+    with dedicated_server("sqlite", tmp_path / "server") as server:
+        device = provision(tenant_on(server), DATA)
+        for blob in (server.data_dir / "blobs").rglob("*"):
+            if blob.is_file():
+                blob.unlink()
+        with CoapClient(server.coap_port) as coap:
+            codes = {coap.get(f"/fw/{device.token}?size=10&chunk={i}").code for i in range(30)}
+        assert codes == {Code.INTERNAL_SERVER_ERROR}
+        log = server.log()
+    assert coap_warnings(log) == {"coap-failed": 1}
+    assert log.count("Traceback") == 1 and "BlobMissing" in log
