@@ -33,6 +33,7 @@ from .coap_guard import LIBRARY_LOGGER, LibraryLogFilter, server_context
 
 T = TypeVar("T")
 DEFAULT_SZX = 6  # 1024-byte blocks when the client did not choose
+SHUTDOWN_SECONDS = 5.0
 OBSERVE_SEQUENCE_SPAN = 1 << 24  # Observe numbers are 24 bits (RFC 7641 §4.4)
 _CODES = {
     400: Code.BAD_REQUEST,
@@ -87,6 +88,7 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
         self._api = device_api
         self._sessions = sessions
         self._warnings = warnings
+        self.running: set[asyncio.Future[Any]] = set()  # work that outlives its request
 
     async def render_to_pipe(self, pipe: Any) -> None:
         request = pipe.request
@@ -97,7 +99,7 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
         elif coap_request.observed(request) and _is_attributes(request.opt.uri_path):
             await self._observe(pipe, request.opt.uri_path[2])
         else:
-            pipe.add_response(await self.render(request), is_last=True)
+            pipe.add_response(await self._finished(self.render(request)), is_last=True)
 
     async def render(self, request: aiocoap.Message) -> aiocoap.Message:
         return await self._answer(lambda: self._route(request))
@@ -117,10 +119,20 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
         self._warnings.warning("coap-failed", f"coap-failed: a CoAP request failed\n{trace}")
         return _message(Code.INTERNAL_SERVER_ERROR)
 
+    async def _finished(self, work: Awaitable[T]) -> T:
+        """`work`, finished even when aiocoap cancels the request's task (its peer lost
+        interest: a new request on the same token, a reset, an ICMP error): a database call
+        cancelled half way costs asyncpg its connection and the log an error line. The answer
+        is then merely not sent. `work` must not raise."""
+        task = asyncio.ensure_future(work)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return await asyncio.shield(task)
+
     async def _observe(self, pipe: Any, token: str) -> None:
         """The attributes, then each shared-attribute update until the observer goes away
         (aiocoap then cancels this task)."""
-        device = await self._answer(lambda: self._device(token))
+        device = await self._finished(self._answer(lambda: self._device(token)))
         if isinstance(device, aiocoap.Message):
             pipe.add_response(device, is_last=True)
             return
@@ -135,7 +147,9 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
         # Subscribed before the attributes are read, so that no update falls in between.
         subscription = self._sessions.subscribe(device.device_id, on_update)
         try:
-            first = await self._answer(lambda: self._attributes(pipe.request, device))
+            first = await self._finished(
+                self._answer(lambda: self._attributes(pipe.request, device))
+            )
             if not first.code.is_successful():
                 pipe.add_response(first, is_last=True)
                 return
@@ -264,4 +278,6 @@ class CoapServer:
     async def close(self) -> None:
         if self._context is not None:
             await self._context.shutdown()
+        if self._site.running:  # let the database calls in hand end before the database does
+            await asyncio.wait(self._site.running, timeout=SHUTDOWN_SECONDS)
         logging.getLogger(LIBRARY_LOGGER).removeFilter(self._log_filter)

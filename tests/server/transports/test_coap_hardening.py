@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,3 +215,23 @@ def test_a_fault_of_the_server_itself_is_logged_once_with_its_traceback(tmp_path
         log = server.log()
     assert coap_warnings(log) == {"coap-failed": 1}
     assert log.count("Traceback") == 1 and "BlobMissing" in log
+
+
+def test_requests_overridden_mid_flight_cost_the_database_nothing(
+    coap_server: ServerProcess, raw: RawEndpoint, device: Provisioned
+) -> None:
+    """A new request on the same token makes aiocoap give up the one before, whose database
+    call then finishes anyway: cancelled half way, it would cost asyncpg its connection."""
+    telemetry = f"/api/v1/{device.token}/telemetry"
+    mids = itertools.count()
+    for _ in range(20):
+        for token in [bytes([n]) for n in range(20)]:  # in batches, or the socket drops some
+            post = wire.request(
+                telemetry, method=wire.POST, mid=next(mids), token=token, payload=b"{}"
+            )
+            raw.send(post)
+            time.sleep(token[0] / 4000)  # the second comes while the first is at work
+            raw.send(wire.request("/elsewhere", mid=next(mids), token=token))
+        replies_before_ping(raw)
+    time.sleep(1)  # the last database calls
+    assert_quiet(coap_server)
