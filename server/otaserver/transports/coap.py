@@ -5,7 +5,7 @@ block carries Size2, so a device can resume where it stopped. (aiocoap's own blo
 answers 4.08 to a block > 0 that was not preceded by block 0.)
 
 What datagrams reach this resource, and what aiocoap may log, is decided in coap_guard.py;
-which request options it serves, in coap_request.py.
+how request options, queries and tokens are read, in coap_request.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from aiocoap.numbers.codes import Code
 from ..domain.enums import OtaPackageType
 from ..domain.errors import BadRequest, NotFound, OtaError
 from ..domain.ota import chunk_range
-from ..domain.telemetry import split_keys
 from ..services.device_api import DeviceApi, DeviceIdentity
 from ..sessions import SessionRegistry
 from ..throttled_log import ThrottledLog
@@ -191,7 +190,7 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
         return await handler()
 
     async def _device(self, token: str) -> DeviceIdentity:
-        return await self._api.authenticate(token)
+        return await self._api.authenticate(coap_request.device_token(token))
 
     async def _telemetry(self, request: aiocoap.Message, token: str) -> aiocoap.Message:
         device = await self._device(token)
@@ -209,21 +208,21 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
     async def _attributes(
         self, request: aiocoap.Message, device: DeviceIdentity
     ) -> aiocoap.Message:
-        query = _query(request)
+        query = coap_request.query(request)
         limit = self._api.limits.max_keys
         answer = await self._api.attributes(
             device,
-            split_keys(query.get("clientKeys"), limit=limit),
-            split_keys(query.get("sharedKeys"), limit=limit),
+            coap_request.keys(query, "clientKeys", limit),
+            coap_request.keys(query, "sharedKeys", limit),
         )
         return _message(Code.CONTENT, _json(answer))
 
     async def _download(
         self, request: aiocoap.Message, token: str, kind: OtaPackageType
     ) -> aiocoap.Message:
-        query = _query(request)
-        chunk_size, index = _int(query, "size"), _int(query, "chunk")
-        _, package = await self._api.download_target(token, kind)
+        query = coap_request.query(request)
+        chunk_size, index = coap_request.chunk_size(query), coap_request.chunk_index(query)
+        _, package = await self._api.download_target(coap_request.device_token(token), kind)
         data = None if package is None else self._api.data_of(package)
         if package is None or data is None:
             raise NotFound(f"No {kind.value.lower()} is assigned to this device")
@@ -248,18 +247,6 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
 
 def _is_attributes(path: tuple[str, ...]) -> bool:
     return len(path) == 4 and path[:2] == ("api", "v1") and path[3] == "attributes"
-
-
-def _query(request: aiocoap.Message) -> dict[str, str]:
-    pairs = (item.partition("=") for item in request.opt.uri_query)
-    return {key: value for key, _, value in pairs}
-
-
-def _int(query: dict[str, str], name: str) -> int:
-    text = query.get(name) or "0"
-    if not text.isdigit():
-        raise BadRequest(f"Parameter '{name}' must be a non-negative integer")
-    return int(text)
 
 
 class CoapServer:

@@ -1,9 +1,19 @@
-"""What a CoAP request carries, read strictly: the options it may be served with."""
+"""What a CoAP request carries, read strictly: its options, query parameters, token and keys.
+
+Whatever reaches the database must be storable there (no NUL: PostgreSQL refuses it where SQLite
+takes it), and numbers are ASCII digits of a sane length, so that a stranger's odd request gets a
+4.xx answer, never 5.00, on either database.
+"""
 
 from __future__ import annotations
 
 import aiocoap
 from aiocoap.numbers.codes import Code
+
+from ..domain.errors import BadRequest, Unauthorized
+from ..domain.inputs import MAX_DECIMAL_DIGITS, check_text, parse_decimal
+from ..domain.telemetry import split_keys
+from ..services.device_api import BAD_TOKEN
 
 PROXY_URI, PROXY_SCHEME = 35, 39
 # The options this server reads or may safely ignore, with the length range of their values
@@ -24,6 +34,8 @@ OPTION_LENGTHS = {
     258: (0, 1),  # No-Response
 }
 RESERVED_SZX = 7  # BERT, TCP only (RFC 8323); RFC 7959 §2.2 wants 4.00 for it on UDP
+# A chunk index past any end: chunk_range answers it with no bytes, as past the end.
+PAST_THE_END = 10**MAX_DECIMAL_DIGITS
 
 
 def option_problem(request: aiocoap.Message) -> tuple[Code, str] | None:
@@ -46,6 +58,49 @@ def option_problem(request: aiocoap.Message) -> tuple[Code, str] | None:
     if RESERVED_SZX in (b.size_exponent for b in (block1, block2) if b is not None):
         return Code.BAD_REQUEST, f"Block size exponent {RESERVED_SZX} is reserved"
     return None
+
+
+def query(request: aiocoap.Message) -> dict[str, str]:
+    pairs = (item.partition("=") for item in request.opt.uri_query)
+    return {key: value for key, _, value in pairs}
+
+
+def _decimal(query: dict[str, str], name: str) -> int | None:
+    """The parameter's value (0 when absent or empty), None when it has too many digits."""
+    try:
+        return parse_decimal(query.get(name) or "0")
+    except ValueError:
+        raise BadRequest(
+            f"Parameter '{name}' must be a non-negative integer written with the digits 0-9"
+        ) from None
+
+
+def chunk_size(query: dict[str, str]) -> int:
+    size = _decimal(query, "size")
+    if size is None:
+        raise BadRequest("Parameter 'size' is too large")
+    return size
+
+
+def chunk_index(query: dict[str, str]) -> int:
+    """The chunk asked for; one with more digits than any file has chunks is past the end."""
+    index = _decimal(query, "chunk")
+    return PAST_THE_END if index is None else index
+
+
+def device_token(raw: str) -> str:
+    """A token that may be looked up: one that no database could hold matches no device."""
+    try:
+        return check_text(raw, "the access token")
+    except BadRequest:
+        raise Unauthorized(BAD_TOKEN) from None
+
+
+def keys(query: dict[str, str], name: str, limit: int) -> list[str] | None:
+    found = split_keys(query.get(name), limit=limit)
+    for key in found or ():
+        check_text(key, f"parameter '{name}'")
+    return found
 
 
 def observed(request: aiocoap.Message) -> bool:

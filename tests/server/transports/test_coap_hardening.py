@@ -1,7 +1,8 @@
 """Malformed and odd CoAP input (issue 10, finding 8), through real sockets and real clients.
 
 No datagram writes a traceback or more than one warning line per kind (the server here throttles
-each kind to one line for the whole run), and every datagram gets the answer RFC 7252 gives it.
+each kind to one line for the whole run); every request gets the answer RFC 7252 gives it, and
+nothing a device sends makes the database fail (5.00) on SQLite or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -234,4 +235,67 @@ def test_requests_overridden_mid_flight_cost_the_database_nothing(
             raw.send(wire.request("/elsewhere", mid=next(mids), token=token))
         replies_before_ping(raw)
     time.sleep(1)  # the last database calls
+    assert_quiet(coap_server)
+
+
+async def response_to(coap: CoapClient, message: aiocoap.Message) -> aiocoap.Message:
+    return await coap.context.request(message).response
+
+
+def test_what_a_database_cannot_store_never_reaches_it(
+    coap_server: ServerProcess, coap: CoapClient, device: Provisioned
+) -> None:
+    nul = "to%00ken"
+    for path in [f"/fw/{nul}", f"/sw/{nul}", f"/api/v1/{nul}/firmware"]:
+        assert coap.get(path).code == Code.UNAUTHORIZED, path
+    for path in [f"/api/v1/{nul}/telemetry", f"/api/v1/{nul}/attributes"]:
+        assert coap.post(path, b'{"a":1}').code == Code.UNAUTHORIZED, path
+    assert coap.get(f"/api/v1/{nul}/attributes?sharedKeys=a").code == Code.UNAUTHORIZED
+    message = aiocoap.Message(code=aiocoap.GET, uri=f"{coap.base}/api/v1/{nul}/attributes")
+    message.opt.observe = 0
+    assert coap.run(response_to(coap, message)).code == Code.UNAUTHORIZED
+    attributes = f"/api/v1/{device.token}/attributes"
+    for query in ["clientKeys=a%00b", "sharedKeys=fw_title,%00", "clientKeys=a&sharedKeys=b%00"]:
+        assert coap.get(f"{attributes}?{query}").code == Code.BAD_REQUEST, query
+    telemetry = f"/api/v1/{device.token}/telemetry"
+    for body in [b'{"k":"a\\u0000b"}', b'{"a\\u0000":1}', b'{"k":"\\ud800"}']:
+        assert coap.post(telemetry, body).code == Code.BAD_REQUEST, body
+        assert coap.post(attributes, body).code == Code.BAD_REQUEST, body
+    stderr = subprocess.run(
+        [libcoap_client(), "-m", "get", "-B", "5", coap_url(coap_server, device, "%00")],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    ).stderr
+    assert stderr.startswith(b"4.01"), stderr
+    assert_quiet(coap_server)
+
+
+def test_query_numbers_are_ascii_digits(
+    coap_server: ServerProcess, coap: CoapClient, device: Provisioned
+) -> None:
+    path = f"/fw/{device.token}"
+    refused = ["size=%C2%B2", "size=%D9%A3", "chunk=%C2%B2&size=10", "size=-1", "size=1_0"]
+    refused += ["size=%2B10", "size=%2010", "size=0x10", "size=" + "9" * 200]
+    for query in refused:
+        answer = coap.get(f"{path}?{query}")
+        assert answer.code == Code.BAD_REQUEST, (query, answer)
+    past_the_end = coap.get(f"{path}?size=100&chunk={'9' * 200}")
+    assert past_the_end.code == Code.CONTENT and past_the_end.payload == b""
+    leading_zeros = coap.get(f"{path}?size=100&chunk={'0' * 200}1")
+    assert leading_zeros.payload == DATA[100:200]
+    # A Uri-Query value is at most 255 bytes (RFC 7252 §5.10): longer is a bad option; and the
+    # server reads at most 4096 bytes of a datagram.
+    for digits, expected in [(300, wire.BAD_OPTION), (5000, wire.REQUEST_ENTITY_TOO_LARGE)]:
+        datagram = wire.request(path, [b"size=" + b"1" * digits], mid=digits)
+        with RawEndpoint(coap_server.coap_port) as raw:
+            reply = raw.exchange(datagram)
+        assert reply is not None and reply.code == expected, (digits, reply)
+    stderr = subprocess.run(
+        [libcoap_client(), "-m", "get", "-B", "5", coap_url(coap_server, device, "?chunk=%D9%A3")],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    ).stderr
+    assert stderr.startswith(b"4.00"), stderr
     assert_quiet(coap_server)
