@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import shutil
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import aiocoap
+import pytest
 from aiocoap.optiontypes import BlockOption
 
 T = TypeVar("T")
@@ -86,3 +88,11 @@ class CoapClient:
 
     def post(self, path: str, payload: bytes) -> aiocoap.Message:
         return self.request(aiocoap.POST, path, payload)
+
+
+def libcoap_client() -> str:
+    """libcoap's command-line client, as Debian names it."""
+    for name in ("coap-client-notls", "coap-client", "coap-client-openssl"):
+        if found := shutil.which(name):
+            return found
+    pytest.fail("libcoap's coap-client is not installed (.ci/run installs libcoap3-bin)")

@@ -3,31 +3,37 @@
 Downloads answer Block2 themselves and statelessly: any block may be asked for first, and every
 block carries Size2, so a device can resume where it stopped. (aiocoap's own blockwise cache
 answers 4.08 to a block > 0 that was not preceded by block 0.)
+
+What datagrams reach this resource, and what aiocoap may log, is decided in coap_guard.py;
+how request options, queries and tokens are read, in coap_request.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiocoap
-import aiocoap.error
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
 from ..domain.enums import OtaPackageType
-from ..domain.errors import BadRequest, NotFound, OtaError, Unauthorized
+from ..domain.errors import BadRequest, NotFound, OtaError
 from ..domain.ota import chunk_range
-from ..domain.telemetry import split_keys
 from ..services.device_api import DeviceApi, DeviceIdentity
-from ..sessions import SessionRegistry, Subscription
+from ..sessions import SessionRegistry
 from ..throttled_log import ThrottledLog
+from . import coap_request
+from .coap_guard import LIBRARY_LOGGER, LibraryLogFilter, server_context
 
-log = logging.getLogger(__name__)
+T = TypeVar("T")
 DEFAULT_SZX = 6  # 1024-byte blocks when the client did not choose
+SHUTDOWN_SECONDS = 5.0
+OBSERVE_SEQUENCE_SPAN = 1 << 24  # Observe numbers are 24 bits (RFC 7641 §4.4)
 _CODES = {
     400: Code.BAD_REQUEST,
     401: Code.UNAUTHORIZED,
@@ -65,62 +71,100 @@ def merge_updates(pending: dict[str, Any], update: dict[str, Any]) -> dict[str, 
     return {**merged, "deleted": deleted} if deleted else merged
 
 
-@dataclass(eq=False)
-class _Observation:
-    """One device's observation of its attributes: updates not yet sent."""
+class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # type: ignore[misc]
+    """The whole CoAP tree: /fw/{token}, /sw/{token} and /api/v1/{token}/... .
 
-    device: DeviceIdentity
-    pending: dict[str, Any] = field(default_factory=dict)
-    started: bool = False
-    subscription: Subscription | None = None
+    It answers through `render_to_pipe` itself rather than aiocoap's ObservableResource, whose
+    handling of an Observe request that it does not accept fails with a traceback (aiocoap
+    0.4.17, interfaces.py: `_cancellation_callback` is then never set). Nothing here raises into
+    aiocoap: an exception after the last response makes aiocoap's pipe fail in its own logging.
+    """
 
-
-class DeviceSite(aiocoap.resource.ObservableResource, aiocoap.resource.PathCapable):  # type: ignore[misc]
-    """The whole CoAP tree: /fw/{token}, /sw/{token} and /api/v1/{token}/... ."""
-
-    def __init__(self, device_api: DeviceApi, sessions: SessionRegistry) -> None:
+    def __init__(
+        self, device_api: DeviceApi, sessions: SessionRegistry, warnings: ThrottledLog
+    ) -> None:
         super().__init__()
         self._api = device_api
         self._sessions = sessions
-        self._observations: dict[int, _Observation] = {}
+        self._warnings = warnings
+        self.running: set[asyncio.Future[Any]] = set()  # work that outlives its request
 
-    async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
-        return False
-
-    async def add_observation(self, request: aiocoap.Message, serverobservation: Any) -> None:
-        path = request.opt.uri_path
-        if len(path) != 4 or path[:2] != ("api", "v1") or path[3] != "attributes":
-            return
-        try:
-            device = await self._api.authenticate(path[2])
-        except Unauthorized:
-            return
-        observation = _Observation(device)
-        key = id(request)
-
-        def on_update(update: dict[str, Any]) -> None:
-            observation.pending = merge_updates(observation.pending, update)
-            serverobservation.trigger()
-
-        def cancel() -> None:
-            if observation.subscription is not None:
-                observation.subscription.close()
-            self._observations.pop(key, None)
-
-        observation.subscription = self._sessions.subscribe(device.device_id, on_update)
-        self._observations[key] = observation
-        serverobservation.accept(cancel)
+    async def render_to_pipe(self, pipe: Any) -> None:
+        request = pipe.request
+        problem = coap_request.option_problem(request)
+        if problem is not None:
+            code, diagnostic = problem
+            pipe.add_response(_message(code, diagnostic.encode()), is_last=True)
+        elif coap_request.observed(request) and _is_attributes(request.opt.uri_path):
+            await self._observe(pipe, request.opt.uri_path[2])
+        else:
+            pipe.add_response(await self._finished(self.render(request)), is_last=True)
 
     async def render(self, request: aiocoap.Message) -> aiocoap.Message:
+        return await self._answer(lambda: self._route(request))
+
+    async def _answer(self, work: Callable[[], Awaitable[T]]) -> T | aiocoap.Message:
         try:
-            return await self._route(request)
-        except OtaError as error:
-            return _message(
-                _CODES.get(error.status, Code.INTERNAL_SERVER_ERROR), error.message.encode()
+            return await work()
+        except Exception as error:
+            return self._failure(error)
+
+    def _failure(self, error: Exception) -> aiocoap.Message:
+        if isinstance(error, OtaError):
+            code = _CODES.get(error.status, Code.INTERNAL_SERVER_ERROR)
+            return _message(code, error.message.encode())
+        # A bug of ours, or the database gone: worth a traceback, but not one per request.
+        trace = "".join(traceback.format_exception(error)).rstrip()
+        self._warnings.warning("coap-failed", f"coap-failed: a CoAP request failed\n{trace}")
+        return _message(Code.INTERNAL_SERVER_ERROR)
+
+    async def _finished(self, work: Awaitable[T]) -> T:
+        """`work`, finished even when aiocoap cancels the request's task (its peer lost
+        interest: a new request on the same token, a reset, an ICMP error): a database call
+        cancelled half way costs asyncpg its connection and the log an error line. The answer
+        is then merely not sent. `work` must not raise."""
+        task = asyncio.ensure_future(work)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return await asyncio.shield(task)
+
+    async def _observe(self, pipe: Any, token: str) -> None:
+        """The attributes, then each shared-attribute update until the observer goes away
+        (aiocoap then cancels this task)."""
+        device = await self._finished(self._answer(lambda: self._device(token)))
+        if isinstance(device, aiocoap.Message):
+            pipe.add_response(device, is_last=True)
+            return
+        pending: dict[str, Any] = {}
+        changed = asyncio.Event()
+
+        def on_update(update: dict[str, Any]) -> None:
+            nonlocal pending
+            pending = merge_updates(pending, update)
+            changed.set()
+
+        # Subscribed before the attributes are read, so that no update falls in between.
+        subscription = self._sessions.subscribe(device.device_id, on_update)
+        try:
+            first = await self._finished(
+                self._answer(lambda: self._attributes(pipe.request, device))
             )
-        except Exception:
-            log.exception("CoAP request failed")
-            return _message(Code.INTERNAL_SERVER_ERROR)
+            if not first.code.is_successful():
+                pipe.add_response(first, is_last=True)
+                return
+            number = 0
+            first.opt.observe = number
+            pipe.add_response(first, is_last=False)
+            while True:
+                await changed.wait()
+                changed.clear()
+                # A notification: what changed since the last one, as ThingsBoard pushes it.
+                update, pending = pending, {}
+                number = (number + 1) % OBSERVE_SEQUENCE_SPAN
+                notification = _message(Code.CONTENT, _json(update), observe=number)
+                pipe.add_response(notification, is_last=False)
+        finally:
+            subscription.close()
 
     async def _route(self, request: aiocoap.Message) -> aiocoap.Message:
         path, method = request.opt.uri_path, request.code
@@ -145,40 +189,40 @@ class DeviceSite(aiocoap.resource.ObservableResource, aiocoap.resource.PathCapab
             return _message(Code.METHOD_NOT_ALLOWED if feature in known else Code.NOT_FOUND)
         return await handler()
 
+    async def _device(self, token: str) -> DeviceIdentity:
+        return await self._api.authenticate(coap_request.device_token(token))
+
     async def _telemetry(self, request: aiocoap.Message, token: str) -> aiocoap.Message:
-        device = await self._api.authenticate(token)
+        device = await self._device(token)
         await self._api.post_telemetry(device, request.payload)
         return _message(Code.CREATED)
 
     async def _post_attributes(self, request: aiocoap.Message, token: str) -> aiocoap.Message:
-        device = await self._api.authenticate(token)
+        device = await self._device(token)
         await self._api.post_attributes(device, request.payload)
         return _message(Code.CREATED)
 
     async def _get_attributes(self, request: aiocoap.Message, token: str) -> aiocoap.Message:
-        observation = self._observations.get(id(request))
-        if observation is not None and observation.started:
-            # A notification: what changed since the last one, as ThingsBoard pushes it.
-            update, observation.pending = observation.pending, {}
-            return _message(Code.CONTENT, _json(update))
-        if observation is not None:
-            observation.started = True
-        device = await self._api.authenticate(token)
-        query = _query(request)
+        return await self._attributes(request, await self._device(token))
+
+    async def _attributes(
+        self, request: aiocoap.Message, device: DeviceIdentity
+    ) -> aiocoap.Message:
+        query = coap_request.query(request)
         limit = self._api.limits.max_keys
         answer = await self._api.attributes(
             device,
-            split_keys(query.get("clientKeys"), limit=limit),
-            split_keys(query.get("sharedKeys"), limit=limit),
+            coap_request.keys(query, "clientKeys", limit),
+            coap_request.keys(query, "sharedKeys", limit),
         )
         return _message(Code.CONTENT, _json(answer))
 
     async def _download(
         self, request: aiocoap.Message, token: str, kind: OtaPackageType
     ) -> aiocoap.Message:
-        query = _query(request)
-        chunk_size, index = _int(query, "size"), _int(query, "chunk")
-        _, package = await self._api.download_target(token, kind)
+        query = coap_request.query(request)
+        chunk_size, index = coap_request.chunk_size(query), coap_request.chunk_index(query)
+        _, package = await self._api.download_target(coap_request.device_token(token), kind)
         data = None if package is None else self._api.data_of(package)
         if package is None or data is None:
             raise NotFound(f"No {kind.value.lower()} is assigned to this device")
@@ -201,31 +245,26 @@ class DeviceSite(aiocoap.resource.ObservableResource, aiocoap.resource.PathCapab
         return response
 
 
-def _query(request: aiocoap.Message) -> dict[str, str]:
-    pairs = (item.partition("=") for item in request.opt.uri_query)
-    return {key: value for key, _, value in pairs}
-
-
-def _int(query: dict[str, str], name: str) -> int:
-    text = query.get(name) or "0"
-    if not text.isdigit():
-        raise BadRequest(f"Parameter '{name}' must be a non-negative integer")
-    return int(text)
+def _is_attributes(path: tuple[str, ...]) -> bool:
+    return len(path) == 4 and path[:2] == ("api", "v1") and path[3] == "attributes"
 
 
 class CoapServer:
     def __init__(
         self, device_api: DeviceApi, sessions: SessionRegistry, warnings: ThrottledLog
     ) -> None:
-        self._site = DeviceSite(device_api, sessions)
+        self._site = DeviceSite(device_api, sessions, warnings)
         self._warnings = warnings
+        self._log_filter = LibraryLogFilter(warnings)
         self._context: aiocoap.Context | None = None
 
     async def start(self, host: str, port: int) -> None:
-        self._context = await aiocoap.Context.create_server_context(
-            self._site, bind=(host, port), transports=["udp6"]
-        )
+        logging.getLogger(LIBRARY_LOGGER).addFilter(self._log_filter)
+        self._context = await server_context(self._site, (host, port), self._warnings)
 
     async def close(self) -> None:
         if self._context is not None:
             await self._context.shutdown()
+        if self._site.running:  # let the database calls in hand end before the database does
+            await asyncio.wait(self._site.running, timeout=SHUTDOWN_SECONDS)
+        logging.getLogger(LIBRARY_LOGGER).removeFilter(self._log_filter)

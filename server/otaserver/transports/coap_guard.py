@@ -1,0 +1,149 @@
+"""The CoAP socket, guarded: what a stranger's datagram may cost the server, and its log.
+
+aiocoap (0.4.17) lets a datagram it cannot decode (an option that is not UTF-8) escape as an
+exception with a full traceback from asyncio, accepts some message format errors, and logs
+what it dislikes once per datagram, some with tracebacks. So:
+
+- every datagram is screened here before aiocoap sees it: a message format error gets a Reset
+  when it was confirmable and is dropped otherwise (RFC 7252 §4.2); a confirmable request with an
+  option aiocoap cannot decode gets 4.02 Bad Option; the rest goes on to aiocoap;
+- aiocoap logs to a logger of ours, whose filter turns its warnings and errors into one throttled
+  line each, without traceback, and its per-message chatter (pings, duplicates) into debug lines.
+
+aiocoap offers no public way to wrap its UDP transport, so the server context is assembled here
+with the one private call `create_server_context` would make itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Any
+
+import aiocoap
+import aiocoap.error
+from aiocoap.transports.udp6 import MessageInterfaceUDP6
+
+from ..throttled_log import ThrottledLog
+from . import coap_wire
+
+LIBRARY_LOGGER = "otaserver.coap.aiocoap"
+MALFORMED = "coap-malformed"
+MAX_DETAIL = 200
+
+
+def _sender(address: Any) -> str:
+    host, port = str(address[0]), address[1]
+    host = host.removeprefix("::ffff:") if "." in host else host  # IPv4 on the IPv6 socket
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_DETAIL else line[:MAX_DETAIL] + "..."
+
+
+class DatagramGuard:
+    """Decides what happens to a datagram before aiocoap: None lets it through, otherwise
+    the reason it is refused and the reply it gets (None: no reply)."""
+
+    def screen(self, data: bytes, truncated: bool = False) -> tuple[str, bytes | None] | None:
+        header = coap_wire.header_of(data)
+        if header is None:
+            return "not a CoAP message", None
+        if truncated:
+            cut = f"the datagram is longer than the {len(data)} bytes read of it"
+            if header.is_request and header.confirmable:
+                too_large = coap_wire.REQUEST_ENTITY_TOO_LARGE
+                return cut, coap_wire.piggybacked(header, too_large, cut)
+            return cut, coap_wire.reset(header) if header.confirmable else None
+        why = coap_wire.format_error(data, header)
+        if why is None:
+            try:
+                aiocoap.Message.decode(data)
+            except aiocoap.error.UnparsableMessage as error:
+                why = str(error)
+            except Exception as error:  # aiocoap's decoder raises more than it documents
+                why = (
+                    "an option is not valid UTF-8"
+                    if isinstance(error, UnicodeError)
+                    else f"an option cannot be decoded ({type(error).__name__})"
+                )
+                if header.is_request and header.confirmable:
+                    return why, coap_wire.piggybacked(header, coap_wire.BAD_OPTION, why)
+            else:
+                return None
+        return why, coap_wire.reset(header) if header.confirmable else None
+
+
+def guarded_transport(warnings: ThrottledLog) -> type[Any]:
+    """aiocoap's UDP transport with every received datagram screened first."""
+    guard = DatagramGuard()
+
+    class GuardedUDP6(MessageInterfaceUDP6):  # type: ignore[misc]
+        def datagram_msg_received(
+            self, data: bytes, ancdata: list[Any], flags: int, address: Any
+        ) -> None:
+            # aiocoap reads at most 4096 bytes of a datagram, and would take the rest for all.
+            refusal = guard.screen(data, truncated=bool(flags & socket.MSG_TRUNC))
+            if refusal is not None:
+                why, reply = refusal
+                action = "answered" if reply else "dropped"
+                warnings.warning(
+                    MALFORMED, f"{MALFORMED}: {action} a datagram from {_sender(address)}: {why}"
+                )
+                if reply is not None:
+                    # The reply leaves from the address the datagram came to, as aiocoap's do.
+                    pktinfo = [
+                        (level, kind, value)
+                        for level, kind, value in ancdata
+                        if (level, kind) == (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO)
+                    ]
+                    self.transport.sendmsg(reply, pktinfo, 0, address)
+                return
+            # aiocoap logs what fails past decoding ("Exception raised through dispatch_message",
+            # through LibraryLogFilter) and re-raises it for asyncio to log with a traceback.
+            with contextlib.suppress(Exception):
+                super().datagram_msg_received(data, ancdata, flags, address)
+
+    return GuardedUDP6
+
+
+class LibraryLogFilter(logging.Filter):
+    """aiocoap's log records, as we want them: a warning or error becomes one throttled line
+    (per place in aiocoap's code) without its traceback; the lines it writes for every message
+    (a ping answered, a duplicate seen) are debug lines, not the info level operators read."""
+
+    def __init__(self, warnings: ThrottledLog) -> None:
+        super().__init__()
+        self._warnings = warnings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        if record.levelno >= logging.WARNING:
+            where = f"aiocoap[{record.module}:{record.lineno}]"
+            try:
+                text = record.getMessage()
+            except Exception:  # arguments that do not fit the message: still worth a line
+                text = str(record.msg)
+            self._warnings.warning(where, f"{where}: {_one_line(text)}")
+            return False
+        if record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+async def server_context(site: Any, bind: tuple[str, int], warnings: ThrottledLog) -> Any:
+    """What `aiocoap.Context.create_server_context(site, bind, transports=["udp6"])` makes,
+    with the guarded transport and aiocoap's logger named LIBRARY_LOGGER."""
+    loop = asyncio.get_running_loop()
+    context = aiocoap.Context(loop=loop, serversite=site, loggername=LIBRARY_LOGGER)
+    transport = guarded_transport(warnings)
+    await context._append_tokenmanaged_messagemanaged_transport(
+        lambda manager: transport.create_server_transport_endpoint(
+            manager, log=context.log, loop=loop, bind=bind, multicast=[]
+        )
+    )
+    return context
