@@ -8,6 +8,7 @@ from ...services.device_api import PackageData
 from .codec import encode
 from .packets import ProtocolVersion, Publish
 from .properties import pack_varint
+from .topics import decimal
 
 # The largest remaining length MQTT can express.
 MAX_REMAINING_LENGTH = 268_435_455
@@ -34,9 +35,13 @@ def parse_chunk_size(payload: bytes) -> int:
     text = payload.decode("ascii", "replace").strip()
     if not text:
         return 0
-    if not text.isdigit():
-        raise DownloadError("INVALID_CHUNK_SIZE")
-    return int(text)
+    try:
+        size = decimal(text)
+    except ValueError:
+        raise DownloadError("INVALID_CHUNK_SIZE") from None
+    if size is None:  # more digits than any size: larger than any limit
+        raise DownloadError("PAYLOAD_TOO_LARGE")
+    return size
 
 
 def publish_header(
