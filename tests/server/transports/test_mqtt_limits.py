@@ -1,21 +1,27 @@
-"""What one MQTT device may send (numbers, JSON, topics), and that past each bound it gets a
-clean answer, never a traceback."""
+"""What one MQTT device may hold (subscriptions) and send (numbers, JSON, topics), and that past
+each bound it gets a clean answer, never a traceback."""
 
 from __future__ import annotations
 
 import json
+import queue
+import statistics
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import TenantContext
 from tests.support import mqtt_wire as wire
-from tests.support.dedicated import tracebacks
+from tests.support.dedicated import dedicated_server, tracebacks
 from tests.support.devices import Provisioned, provision
 from tests.support.mqtt import MqttDevice
 from tests.support.process import ServerProcess
 
 DATA = bytes((i * 7 + 3) % 256 for i in range(5000))
+MAX_SUBSCRIPTIONS = 64  # the default, which the shared server has
 LEVELS = {"3.1.1": 4, "5": 5}
 HUGE = "9" * 5000  # more digits than Python's int() takes (4300)
 
@@ -124,3 +130,74 @@ def test_only_ascii_digits_name_requests_and_chunks(
         # A chunk size is ASCII decimal text too.
         mqtt.publish("v2/fw/request/2/chunk/0", "\u0661\u0660".encode())
         assert mqtt.expect("v2/fw/error").payload == b"INVALID_CHUNK_SIZE"
+
+
+# ---- subscriptions ---------------------------------------------------------------------------
+
+
+def code_value(code: object) -> int:
+    return code.value if isinstance(code, ReasonCode) else int(code)  # type: ignore[call-overload]
+
+
+def subscribe(mqtt: MqttDevice, filters: list[str], qos: int = 1) -> list[int]:
+    """Subscribes to all `filters` in one SUBSCRIBE; their SUBACK codes."""
+    granted: queue.Queue[list[object]] = queue.Queue()
+    mqtt.client.on_subscribe = lambda _c, _u, _mid, codes, _p: granted.put(codes)
+    mqtt.client.subscribe([(f, qos) for f in filters])
+    return [code_value(c) for c in granted.get(timeout=30)]
+
+
+def unsubscribe(mqtt: MqttDevice, topic_filter: str) -> None:
+    done: queue.Queue[int] = queue.Queue()
+    mqtt.client.on_unsubscribe = lambda _c, _u, mid, _codes, _p: done.put(mid)
+    mqtt.client.unsubscribe(topic_filter)
+    done.get(timeout=10)
+
+
+def test_subscriptions_past_the_limit_are_refused(
+    server: ServerProcess, device: Provisioned, version: str, quiet_log: None
+) -> None:
+    refused = 0x97 if version == "5" else 0x80  # Quota exceeded; 3.1.1 has only "Failure"
+    held = [f"v1/devices/me/attributes/response/{i}" for i in range(MAX_SUBSCRIPTIONS - 1)]
+    with MqttDevice(server.mqtt_port, device.token, version) as mqtt:
+        assert subscribe(mqtt, [*held, "v2/fw/response/+/chunk/+"]) == [1] * MAX_SUBSCRIPTIONS
+        # Full: a new filter is refused, one already held is granted again without counting.
+        again = subscribe(mqtt, ["v2/fw/error", held[0], "v2/fw/response/+/chunk/+"], qos=0)
+        assert again == [refused, 0, 0]
+        unsubscribe(mqtt, held[1])
+        assert subscribe(mqtt, ["v2/fw/error", "v2/sw/error"]) == [1, refused]
+        # The connection goes on, at the QoS the wildcard filter holds now.
+        mqtt.publish("v2/fw/request/1/chunk/2", b"100")
+        reply = mqtt.expect("v2/fw/response/1/chunk/2")
+        assert (reply.payload, reply.qos) == (DATA[200:300], 0)
+
+
+def test_publish_cost_does_not_grow_with_subscriptions(backend: str, tmp_path: Path) -> None:
+    """With 20 000 subscriptions (a limit raised for the test), a chunk costs what it does with
+    one: a PUBLISH looks its topic up instead of matching every filter (once 50x slower)."""
+    many = 20_000
+    env = {"OTAKIT_MQTT_MAX_SUBSCRIPTIONS": str(many)}
+    with dedicated_server(backend, tmp_path, env) as (server, tenant):
+        p = provision(tenant, DATA)
+        with wire.RawDevice(server.mqtt_port) as one, wire.RawDevice(server.mqtt_port) as loaded:
+            for raw in (one, loaded):
+                assert raw.connect(p.token) == 0
+            filters = [f"v2/fw/response/{i}/chunk/0" for i in range(many)]
+            for packet_id, start in enumerate(range(0, many, 2000), start=1):
+                loaded.send(wire.subscribe(packet_id, filters[start : start + 2000]))
+                suback = loaded.read()
+                assert suback is not None and suback.body[2:] == b"\x01" * 2000
+            one.send(wire.subscribe(1, ["v2/fw/response/+/chunk/+"]))
+            assert one.read() == wire.Received(9, 0, b"\x00\x01\x01")
+            times: dict[wire.RawDevice, list[float]] = {one: [], loaded: []}
+            for index in range(100):  # interleaved, so both see the same machine load
+                for raw in (one, loaded):
+                    started = time.perf_counter()
+                    raw.send(wire.publish(f"v2/fw/request/1/chunk/{index % 40}", b"100"))
+                    _, payload = raw.next_publish()
+                    times[raw].append(time.perf_counter() - started)
+                    assert payload == DATA[index % 40 * 100 :][:100]
+        assert not tracebacks(server.log())
+    one_ms, many_ms = (statistics.median(times[raw]) * 1000 for raw in (one, loaded))
+    print(f"chunk round trip: {one_ms:.2f} ms with 1 subscription, {many_ms:.2f} ms with {many}")
+    assert many_ms < 3 * one_ms + 1, (one_ms, many_ms)

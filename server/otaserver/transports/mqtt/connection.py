@@ -44,6 +44,7 @@ from .packets import (
     Unsubscribe,
 )
 from .properties import Properties, PropertyId
+from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 V5 = ProtocolVersion.V5
@@ -83,7 +84,7 @@ class Connection:
         self._decoder = Decoder(max_packet_size=limits.max_packet_size)
         self._version = ProtocolVersion.V311
         self._device: DeviceIdentity | None = None
-        self._subscriptions: dict[str, int] = {}
+        self._subscriptions = Subscriptions(limits.max_subscriptions)
         self._downloads: dict[tuple[str, str], Binding] = {}
         self._write_lock = asyncio.Lock()
         self._next_packet_id = 0
@@ -200,8 +201,8 @@ class Connection:
 
     def _qos_for(self, topic: str) -> int:
         """The granted QoS of a subscription matching `topic`; 1 when none does."""
-        granted = [qos for f, qos in self._subscriptions.items() if topics.matches(f, topic)]
-        return max(granted) if granted else 1
+        granted = self._subscriptions.qos_for(topic)
+        return 1 if granted is None else granted
 
     async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
         packet_id = self._packet_id() if qos else None
@@ -211,14 +212,10 @@ class Connection:
         """Shared-attribute updates, to a device subscribed to them."""
         while True:
             update = await self._pushes.get()
-            granted = [
-                qos
-                for f, qos in self._subscriptions.items()
-                if topics.matches(f, topics.ATTRIBUTES)
-            ]
-            if granted:
+            granted = self._subscriptions.qos_for(topics.ATTRIBUTES)
+            if granted is not None:
                 with contextlib.suppress(Exception):
-                    await self._publish(topics.ATTRIBUTES, _json(update), max(granted))
+                    await self._publish(topics.ATTRIBUTES, _json(update), granted)
 
     # ---- receiving --------------------------------------------------------------------------
 
@@ -230,9 +227,7 @@ class Connection:
                 await self._on_subscribe(packet)
             case Unsubscribe():
                 codes = tuple(
-                    0
-                    if self._subscriptions.pop(f, None) is not None
-                    else ReasonCode.NO_SUBSCRIPTION_EXISTED
+                    0 if self._subscriptions.remove(f) else ReasonCode.NO_SUBSCRIPTION_EXISTED
                     for f in packet.topic_filters
                 )
                 await self._send(UnsubAck(packet.packet_id, codes))
@@ -251,14 +246,16 @@ class Connection:
 
     async def _on_subscribe(self, packet: Subscribe) -> None:
         codes = []
+        v5 = self._version is V5
         for subscription in packet.subscriptions:
             topic_filter = subscription.topic_filter
-            if topics.valid_filter(topic_filter) and topics.allowed_filter(topic_filter):
-                qos = min(subscription.qos, 1)
-                self._subscriptions[topic_filter] = qos
-                codes.append(qos)
+            qos = min(subscription.qos, 1)
+            if not (topics.valid_filter(topic_filter) and topics.allowed_filter(topic_filter)):
+                codes.append(ReasonCode.TOPIC_FILTER_INVALID if v5 else 0x80)
+            elif not self._subscriptions.add(topic_filter, qos):
+                codes.append(ReasonCode.QUOTA_EXCEEDED if v5 else 0x80)
             else:
-                codes.append(ReasonCode.TOPIC_FILTER_INVALID if self._version is V5 else 0x80)
+                codes.append(qos)
         await self._send(SubAck(packet.packet_id, tuple(codes)))
 
     async def _ack(self, packet: Publish, code: int = 0, text: str = "") -> None:
