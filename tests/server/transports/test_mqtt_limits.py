@@ -1,5 +1,5 @@
-"""What one MQTT device may hold (subscriptions) and send (numbers, JSON, topics), and that past
-each bound it gets a clean answer, never a traceback."""
+"""What one MQTT device may hold (subscriptions, request ids) and send (numbers, JSON, topics),
+and that past each bound it gets a clean answer, never a traceback."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import TenantContext
 from tests.support import mqtt_wire as wire
+from tests.support.api import entity_id
 from tests.support.dedicated import dedicated_server, tracebacks
 from tests.support.devices import Provisioned, provision
 from tests.support.mqtt import MqttDevice
 from tests.support.process import ServerProcess
 
 DATA = bytes((i * 7 + 3) % 256 for i in range(5000))
-MAX_SUBSCRIPTIONS = 64  # the default, which the shared server has
+MAX_SUBSCRIPTIONS, MAX_DOWNLOADS = 64, 16  # the defaults, which the shared server has
 LEVELS = {"3.1.1": 4, "5": 5}
 HUGE = "9" * 5000  # more digits than Python's int() takes (4300)
 
@@ -201,3 +203,63 @@ def test_publish_cost_does_not_grow_with_subscriptions(backend: str, tmp_path: P
     one_ms, many_ms = (statistics.median(times[raw]) * 1000 for raw in (one, loaded))
     print(f"chunk round trip: {one_ms:.2f} ms with 1 subscription, {many_ms:.2f} ms with {many}")
     assert many_ms < 3 * one_ms + 1, (one_ms, many_ms)
+
+
+# ---- request ids -----------------------------------------------------------------------------
+
+
+def assign(tenant: TenantContext, device_id: str, data: bytes) -> None:
+    """Assigns a new package holding `data` to the device."""
+    package = tenant.api.create_package(tenant.default_profile_id, f"p-{time.time_ns()}", "2.0")
+    package = tenant.api.upload(package["id"]["id"], data)
+    tenant.api.post(
+        "/api/device",
+        {
+            **tenant.api.get(f"/api/device/{device_id}"),
+            "firmwareId": entity_id("OTA_PACKAGE", package["id"]["id"]),
+        },
+    )
+
+
+def test_least_recently_used_request_id_is_forgotten(
+    server: ServerProcess, tenant: TenantContext, device: Provisioned, quiet_log: None
+) -> None:
+    new = b"the new image " * 100
+    with MqttDevice(server.mqtt_port, device.token) as mqtt:
+        assert mqtt.chunk(1, 0, 100) == DATA[:100]
+        assert mqtt.chunk(2, 0, 100) == DATA[:100]
+        assign(tenant, device.device_id, new)
+        # MAX_DOWNLOADS - 1 new ids fill the table; one more forgets id 1, never the busy id 2.
+        for request_id in range(100, 100 + MAX_DOWNLOADS - 1):
+            assert mqtt.chunk(request_id, 0, 100) == new[:100]
+            assert mqtt.chunk(2, 1, 100) == DATA[100:200]
+        assert mqtt.chunk(1, 1, 100) == new[100:200]  # resolved again: the new assignment
+        assert mqtt.chunk(2, 2, 100) == DATA[200:300]  # still pinned to the old package
+
+
+def test_request_ids_leave_the_server_memory_flat(backend: str, tmp_path: Path) -> None:
+    """Each new request id used to keep ~1.5 KB for the connection's life."""
+    with dedicated_server(backend, tmp_path, {}) as (server, tenant):
+        p = provision(tenant, DATA)
+        process = psutil.Process(server.process.pid)
+        with wire.RawDevice(server.mqtt_port) as raw:
+            assert raw.connect(p.token) == 0
+
+            def request_ids(first: int, count: int) -> None:
+                for batch in range(first, first + count, 250):
+                    raw.send(
+                        b"".join(
+                            wire.publish(f"v2/fw/request/{i}/chunk/1", b"10")
+                            for i in range(batch, batch + 250)
+                        )
+                    )
+                    for i in range(batch, batch + 250):
+                        assert raw.next_publish() == (f"v2/fw/response/{i}/chunk/1", DATA[10:20])
+
+            request_ids(0, 500)  # warm-up: caches, pools and allocator arenas reach their size
+            before = process.memory_info().rss
+            request_ids(500, 2500)
+            grown = process.memory_info().rss - before
+        assert not tracebacks(server.log())
+    print(f"server memory after 2500 more request ids: {grown / 1024:+.0f} KiB")
+    assert grown < 1024 * 1024  # 2500 kept bindings were 4.5 MiB

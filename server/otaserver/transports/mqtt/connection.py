@@ -21,7 +21,7 @@ from ...services.ports import BlobMissing
 from ...sessions import SessionRegistry, Subscription
 from . import topics
 from .codec import Decoder, MalformedPacket, UnsupportedProtocolVersion, encode
-from .downloads import Binding, DownloadError, parse_chunk_size, publish_header
+from .downloads import Binding, Bindings, DownloadError, parse_chunk_size, publish_header
 from .packets import (
     Auth,
     ConnAck,
@@ -85,7 +85,7 @@ class Connection:
         self._version = ProtocolVersion.V311
         self._device: DeviceIdentity | None = None
         self._subscriptions = Subscriptions(limits.max_subscriptions)
-        self._downloads: dict[tuple[str, str], Binding] = {}
+        self._downloads = Bindings(limits.max_downloads)
         self._write_lock = asyncio.Lock()
         self._next_packet_id = 0
         self._pushes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -319,7 +319,8 @@ class Connection:
                 data = self._device_api.data_of(package)
                 if data is None:
                     raise DownloadError("FAILURE")  # a URL package is fetched from its URL
-                binding = self._downloads[key] = Binding(data)
+                binding = Binding(data)
+                self._downloads.put(key, binding)
             if size == 0 and not faults.active(Fault.SIZE_NOT_REUSED):
                 size = binding.chunk_size
             binding.chunk_size = size

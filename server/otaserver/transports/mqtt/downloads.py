@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ...services.device_api import PackageData
@@ -28,6 +29,34 @@ class Binding:
 
     data: PackageData
     chunk_size: int = 0
+
+
+class Bindings:
+    """A connection's request ids and their bindings, at most `limit` of them.
+
+    Past the limit the binding used least recently is forgotten: a device that comes back to
+    that request id has it resolved again, as on a new connection. A device downloads one or
+    two packages at a time, so only one that invents request ids ever loses a binding.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._bindings: OrderedDict[tuple[str, str], Binding] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._bindings)
+
+    def get(self, key: tuple[str, str]) -> Binding | None:
+        binding = self._bindings.get(key)
+        if binding is not None:
+            self._bindings.move_to_end(key)
+        return binding
+
+    def put(self, key: tuple[str, str], binding: Binding) -> None:
+        self._bindings[key] = binding
+        self._bindings.move_to_end(key)
+        while len(self._bindings) > self._limit:
+            self._bindings.popitem(last=False)
 
 
 def parse_chunk_size(payload: bytes) -> int:
