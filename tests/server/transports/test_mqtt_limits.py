@@ -1,5 +1,5 @@
-"""What one MQTT device may hold (subscriptions, request ids) and send (numbers, JSON, topics),
-and that past each bound it gets a clean answer, never a traceback."""
+"""What one MQTT device may hold (subscriptions, request ids, connections) and send (numbers,
+JSON), and that past each bound it gets a clean answer, never a traceback."""
 
 from __future__ import annotations
 
@@ -263,3 +263,45 @@ def test_request_ids_leave_the_server_memory_flat(backend: str, tmp_path: Path) 
         assert not tracebacks(server.log())
     print(f"server memory after 2500 more request ids: {grown / 1024:+.0f} KiB")
     assert grown < 1024 * 1024  # 2500 kept bindings were 4.5 MiB
+
+
+# ---- connections -----------------------------------------------------------------------------
+
+
+def test_connections_past_the_limit_are_closed_at_once(backend: str, tmp_path: Path) -> None:
+    limit = 20
+    env = {"OTAKIT_MQTT_MAX_CONNECTIONS": str(limit)}
+    with dedicated_server(backend, tmp_path, env) as (server, tenant):
+        p = provision(tenant, DATA)
+        held = [wire.RawDevice(server.mqtt_port) for _ in range(limit)]
+        try:
+            for raw in held:
+                assert raw.connect(p.token) == 0
+            for _ in range(5):
+                with wire.RawDevice(server.mqtt_port) as extra:
+                    extra.send(wire.connect(p.token))
+                    started = time.monotonic()
+                    assert extra.read() is None  # closed, without a CONNACK
+                    assert time.monotonic() - started < 2
+            for raw in held[:3]:
+                raw.sock.close()
+            # As soon as the server has seen them go, a device connects and downloads.
+            deadline = time.monotonic() + 10
+            while not accepted(server.mqtt_port, p.token):
+                assert time.monotonic() < deadline, "no connection was accepted again"
+                time.sleep(0.05)
+            with MqttDevice(server.mqtt_port, p.token) as mqtt:
+                assert mqtt.download(1, 1000, len(DATA)) == DATA
+        finally:
+            for raw in held:
+                raw.sock.close()
+        log = server.log()
+    refusals = [line for line in log.splitlines() if "MQTT connection refused" in line]
+    assert len(refusals) == 1, refusals  # throttled: one line for the five
+    assert not tracebacks(log)
+
+
+def accepted(port: int, token: str) -> bool:
+    with wire.RawDevice(port) as raw:
+        raw.send(wire.connect(token))
+        return raw.read() is not None
