@@ -83,6 +83,13 @@ class Received:
     flags: int
     body: bytes
 
+    @classmethod
+    def of(cls, packet: bytes) -> Received:
+        """A whole packet, as `split` returns it, taken apart."""
+        found = frame(packet)
+        assert found is not None, packet
+        return cls(packet[0] >> 4, packet[0] & 0x0F, packet[found[0] : found[1]])
+
     def publish(self, level: int) -> tuple[str, bytes]:
         """The topic and payload of a PUBLISH."""
         assert self.kind == 3, self

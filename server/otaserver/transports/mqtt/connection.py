@@ -97,14 +97,15 @@ class Connection:
     async def run(self, on_connected: Callable[[Connection], None] = lambda _: None) -> None:
         sender: asyncio.Task[None] | None = None
         try:
-            connect = await self._read_connect()
+            connect, packets = await self._read_connect()
             await self._accept(connect)
             on_connected(self)
             sender = asyncio.create_task(self._send_pushes())
             keep_alive = connect.keep_alive * 1.5 if connect.keep_alive else None
             while True:
-                for packet in await self._read_packets(keep_alive):
+                for packet in packets:
                     await self._handle(packet)
+                packets = await self._read_packets(keep_alive)
         except Closed as closed:
             if closed.reason is not None and self._version is V5 and self._device is not None:
                 await self._send_quietly(Disconnect(closed.reason, _reason_string(str(closed))))
@@ -146,15 +147,15 @@ class Connection:
             if packets:
                 return packets
 
-    async def _read_connect(self) -> Connect:
+    async def _read_connect(self) -> tuple[Connect, list[Packet]]:
+        """The CONNECT, and the packets that came with it: a client need not wait for the
+        CONNACK (MQTT 3.1.4); they are handled once the CONNECT is accepted, else never."""
         async with asyncio.timeout(self._limits.connect_timeout):
             packets = await self._read_packets(None)
         connect = packets[0]
         assert isinstance(connect, Connect)  # the decoder accepts nothing else first
         self._version = connect.protocol_version
-        if len(packets) > 1:
-            raise Closed(ReasonCode.PROTOCOL_ERROR, "packets before CONNACK")
-        return connect
+        return connect, packets[1:]
 
     async def _accept(self, connect: Connect) -> None:
         v5 = self._version is V5
