@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -25,7 +26,23 @@ def dedicated_server(
         yield server, create_tenant(admin)
 
 
+# A log record's first line starts with its time; the lines of a traceback do not.
+_RECORD_START = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_EXCEPTION = re.compile(r"[A-Za-z_][\w.]*(:|$)")
+
+
 def tracebacks(log: str) -> list[str]:
-    """The lines of a server log from a traceback on, one excerpt per traceback."""
-    lines = log.splitlines()
-    return ["\n".join(lines[i : i + 30]) for i, line in enumerate(lines) if "Traceback" in line]
+    """Every record of a server log that holds a traceback, whole: its first line (what was
+    logged), the traceback, and the exception it ends with."""
+    records: list[list[str]] = [[]]
+    for line in log.splitlines():
+        if _RECORD_START.match(line):
+            records.append([])
+        records[-1].append(line)
+    return ["\n".join(r) for r in records if any(line.startswith("Traceback") for line in r)]
+
+
+def exception_of(record: str) -> str:
+    """The exception a traceback record ends with: its last line that names an exception
+    (SQLAlchemy adds a line of its own after it)."""
+    return [line for line in record.splitlines() if _EXCEPTION.match(line)][-1]

@@ -1,24 +1,49 @@
-"""Recordings of real MQTT sessions, replayed.
+"""Mutated recordings of real MQTT sessions, 50 000 of them, never crash or stall the server.
 
 paho-mqtt sessions (3.1.1 and 5: CONNECT with a real token, subscriptions, telemetry,
 attributes, attribute requests, chunk requests, a ping, an error, DISCONNECT) are recorded
-through a proxy, then replayed, each in one write.
+through a proxy, then replayed mutated (tests/support/mqtt_mutations.py), many connections at
+once, to a server of the test's own, while an honest device downloads its package in chunks.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
 
 from tests.conftest import TenantContext
 from tests.support import mqtt_wire as wire
+from tests.support.byte_flood import flood
+from tests.support.dedicated import dedicated_server, exception_of, tracebacks
 from tests.support.devices import provision
 from tests.support.mqtt import MqttDevice
+from tests.support.mqtt_mutations import Mutator
 from tests.support.process import ServerProcess
 from tests.support.recording_proxy import RecordingProxy
 
+# Tracebacks this test has found in code outside the MQTT transport, to be fixed there (see
+# the strict xfail tests in test_mqtt_limits.py). Any other traceback fails the test; delete
+# an entry once its fix is in.
+KNOWN_ELSEWHERE = (
+    # domain/telemetry.py: a telemetry "ts" past 2**63 - 1 reaches the database (SQLite, then
+    # PostgreSQL).
+    "Python int too large to convert to SQLite INTEGER",
+    "value out of int64 range",
+    # domain/inputs.py: parse_json lets 1e999 through as float("inf"), which PostgreSQL's json
+    # type refuses (and SQLite stores as the non-JSON text Infinity).
+    "invalid input syntax for type json",
+)
+INPUTS = 50_000
+SECONDS = 150  # the bound on the flood; here 50 000 inputs take 90-115 s on 2 busy cores
+SEED = 20_240_611
 FUZZED = bytes((i * 5 + 1) % 256 for i in range(20_000))
+HONEST = bytes((i * 11 + 7) % 251 for i in range(64 * 1024))
 
 
 def no_delay(mqtt: MqttDevice) -> MqttDevice:
@@ -150,3 +175,48 @@ def answers_in(data: bytes, level: int) -> list[tuple[int, object]]:
         else:
             answers.append((received.kind, b"" if received.kind == 2 else received.body))
     return answers
+
+
+def honest_downloads(port: int, token: str, stop: threading.Event) -> int:
+    """Downloads HONEST in 1 KiB chunks, again and again until `stop`; how many times."""
+    done = 0
+    with no_delay(MqttDevice(port, token, "5", client_id="honest-device")) as mqtt:
+        while not stop.is_set() or not done:
+            assert mqtt.download(done + 1, 1024, len(HONEST)) == HONEST
+            done += 1
+    return done
+
+
+def test_mutated_sessions_never_crash_or_stall_the_server(tmp_path: Path) -> None:
+    with dedicated_server("sqlite", tmp_path, {}) as (server, tenant):
+        fuzzed, honest = provision(tenant, FUZZED), provision(tenant, HONEST)
+        sessions, _ = record(server.mqtt_port, fuzzed.token)
+        assert len(sessions) == len(SESSIONS) and all(s[:1] == b"\x10" for s in sessions)
+        stop = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            downloads = pool.submit(honest_downloads, server.mqtt_port, honest.token, stop)
+            try:
+                report = flood(server.mqtt_port, iter(Mutator(sessions, SEED)), INPUTS, SECONDS)
+            finally:
+                stop.set()
+            completed = downloads.result(timeout=60)
+        print(
+            f"{report.sent} mutated inputs in {report.seconds:.1f} s: "
+            f"{report.per_second:.0f}/s; {completed} honest downloads"
+        )
+        assert report.sent == INPUTS, f"only {report.sent} inputs in {SECONDS} s"
+        assert not report.stuck, [s[:200] for s in report.stuck[:3]]
+        assert report.refused == 0
+        # Still serving, on MQTT and HTTP.
+        assert server.process.poll() is None
+        with wire.RawDevice(server.mqtt_port) as raw:
+            assert raw.connect(honest.token) == 0
+            raw.send(wire.publish("v2/fw/request/1/chunk/2", b"1000"))
+            assert raw.next_publish() == ("v2/fw/response/1/chunk/2", HONEST[2000:3000])
+        assert httpx.get(server.url + "/openapi.json", timeout=10).status_code == 200
+        found = tracebacks(server.log())
+    known = [r for r in found if any(k in exception_of(r) for k in KNOWN_ELSEWHERE)]
+    if known:
+        print(f"{len(known)} tracebacks of known bugs outside MQTT (KNOWN_ELSEWHERE)")
+    unknown = [r for r in found if r not in known]
+    assert not unknown, f"{len(unknown)} tracebacks in the server log; the first:\n{unknown[0]}"
