@@ -21,7 +21,7 @@ from ...services.ports import BlobMissing
 from ...sessions import SessionRegistry, Subscription
 from . import topics
 from .codec import Decoder, MalformedPacket, UnsupportedProtocolVersion, encode
-from .downloads import Binding, DownloadError, parse_chunk_size, publish_header
+from .downloads import Binding, Bindings, DownloadError, parse_chunk_size, publish_header
 from .packets import (
     Auth,
     ConnAck,
@@ -44,6 +44,7 @@ from .packets import (
     Unsubscribe,
 )
 from .properties import Properties, PropertyId
+from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 V5 = ProtocolVersion.V5
@@ -83,8 +84,8 @@ class Connection:
         self._decoder = Decoder(max_packet_size=limits.max_packet_size)
         self._version = ProtocolVersion.V311
         self._device: DeviceIdentity | None = None
-        self._subscriptions: dict[str, int] = {}
-        self._downloads: dict[tuple[str, str], Binding] = {}
+        self._subscriptions = Subscriptions(limits.max_subscriptions)
+        self._downloads = Bindings(limits.max_downloads)
         self._write_lock = asyncio.Lock()
         self._next_packet_id = 0
         self._pushes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -96,14 +97,15 @@ class Connection:
     async def run(self, on_connected: Callable[[Connection], None] = lambda _: None) -> None:
         sender: asyncio.Task[None] | None = None
         try:
-            connect = await self._read_connect()
+            connect, packets = await self._read_connect()
             await self._accept(connect)
             on_connected(self)
             sender = asyncio.create_task(self._send_pushes())
             keep_alive = connect.keep_alive * 1.5 if connect.keep_alive else None
             while True:
-                for packet in await self._read_packets(keep_alive):
+                for packet in packets:
                     await self._handle(packet)
+                packets = await self._read_packets(keep_alive)
         except Closed as closed:
             if closed.reason is not None and self._version is V5 and self._device is not None:
                 await self._send_quietly(Disconnect(closed.reason, _reason_string(str(closed))))
@@ -145,15 +147,15 @@ class Connection:
             if packets:
                 return packets
 
-    async def _read_connect(self) -> Connect:
+    async def _read_connect(self) -> tuple[Connect, list[Packet]]:
+        """The CONNECT, and the packets that came with it: a client need not wait for the
+        CONNACK (MQTT 3.1.4); they are handled once the CONNECT is accepted, else never."""
         async with asyncio.timeout(self._limits.connect_timeout):
             packets = await self._read_packets(None)
         connect = packets[0]
         assert isinstance(connect, Connect)  # the decoder accepts nothing else first
         self._version = connect.protocol_version
-        if len(packets) > 1:
-            raise Closed(ReasonCode.PROTOCOL_ERROR, "packets before CONNACK")
-        return connect
+        return connect, packets[1:]
 
     async def _accept(self, connect: Connect) -> None:
         v5 = self._version is V5
@@ -200,8 +202,8 @@ class Connection:
 
     def _qos_for(self, topic: str) -> int:
         """The granted QoS of a subscription matching `topic`; 1 when none does."""
-        granted = [qos for f, qos in self._subscriptions.items() if topics.matches(f, topic)]
-        return max(granted) if granted else 1
+        granted = self._subscriptions.qos_for(topic)
+        return 1 if granted is None else granted
 
     async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
         packet_id = self._packet_id() if qos else None
@@ -211,14 +213,10 @@ class Connection:
         """Shared-attribute updates, to a device subscribed to them."""
         while True:
             update = await self._pushes.get()
-            granted = [
-                qos
-                for f, qos in self._subscriptions.items()
-                if topics.matches(f, topics.ATTRIBUTES)
-            ]
-            if granted:
+            granted = self._subscriptions.qos_for(topics.ATTRIBUTES)
+            if granted is not None:
                 with contextlib.suppress(Exception):
-                    await self._publish(topics.ATTRIBUTES, _json(update), max(granted))
+                    await self._publish(topics.ATTRIBUTES, _json(update), granted)
 
     # ---- receiving --------------------------------------------------------------------------
 
@@ -230,9 +228,7 @@ class Connection:
                 await self._on_subscribe(packet)
             case Unsubscribe():
                 codes = tuple(
-                    0
-                    if self._subscriptions.pop(f, None) is not None
-                    else ReasonCode.NO_SUBSCRIPTION_EXISTED
+                    0 if self._subscriptions.remove(f) else ReasonCode.NO_SUBSCRIPTION_EXISTED
                     for f in packet.topic_filters
                 )
                 await self._send(UnsubAck(packet.packet_id, codes))
@@ -251,14 +247,16 @@ class Connection:
 
     async def _on_subscribe(self, packet: Subscribe) -> None:
         codes = []
+        v5 = self._version is V5
         for subscription in packet.subscriptions:
             topic_filter = subscription.topic_filter
-            if topics.valid_filter(topic_filter) and topics.allowed_filter(topic_filter):
-                qos = min(subscription.qos, 1)
-                self._subscriptions[topic_filter] = qos
-                codes.append(qos)
+            qos = min(subscription.qos, 1)
+            if not (topics.valid_filter(topic_filter) and topics.allowed_filter(topic_filter)):
+                codes.append(ReasonCode.TOPIC_FILTER_INVALID if v5 else 0x80)
+            elif not self._subscriptions.add(topic_filter, qos):
+                codes.append(ReasonCode.QUOTA_EXCEEDED if v5 else 0x80)
             else:
-                codes.append(ReasonCode.TOPIC_FILTER_INVALID if self._version is V5 else 0x80)
+                codes.append(qos)
         await self._send(SubAck(packet.packet_id, tuple(codes)))
 
     async def _ack(self, packet: Publish, code: int = 0, text: str = "") -> None:
@@ -322,7 +320,8 @@ class Connection:
                 data = self._device_api.data_of(package)
                 if data is None:
                     raise DownloadError("FAILURE")  # a URL package is fetched from its URL
-                binding = self._downloads[key] = Binding(data)
+                binding = Binding(data)
+                self._downloads.put(key, binding)
             if size == 0 and not faults.active(Fault.SIZE_NOT_REUSED):
                 size = binding.chunk_size
             binding.chunk_size = size

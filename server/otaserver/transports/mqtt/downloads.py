@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ...services.device_api import PackageData
 from .codec import encode
 from .packets import ProtocolVersion, Publish
 from .properties import pack_varint
+from .topics import decimal
 
 # The largest remaining length MQTT can express.
 MAX_REMAINING_LENGTH = 268_435_455
@@ -29,14 +31,46 @@ class Binding:
     chunk_size: int = 0
 
 
+class Bindings:
+    """A connection's request ids and their bindings, at most `limit` of them.
+
+    Past the limit the binding used least recently is forgotten: a device that comes back to
+    that request id has it resolved again, as on a new connection. A device downloads one or
+    two packages at a time, so only one that invents request ids ever loses a binding.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._bindings: OrderedDict[tuple[str, str], Binding] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._bindings)
+
+    def get(self, key: tuple[str, str]) -> Binding | None:
+        binding = self._bindings.get(key)
+        if binding is not None:
+            self._bindings.move_to_end(key)
+        return binding
+
+    def put(self, key: tuple[str, str], binding: Binding) -> None:
+        self._bindings[key] = binding
+        self._bindings.move_to_end(key)
+        while len(self._bindings) > self._limit:
+            self._bindings.popitem(last=False)
+
+
 def parse_chunk_size(payload: bytes) -> int:
     """The chunk size of a request: decimal text; empty means 0 (whole file or the last size)."""
     text = payload.decode("ascii", "replace").strip()
     if not text:
         return 0
-    if not text.isdigit():
-        raise DownloadError("INVALID_CHUNK_SIZE")
-    return int(text)
+    try:
+        size = decimal(text)
+    except ValueError:
+        raise DownloadError("INVALID_CHUNK_SIZE") from None
+    if size is None:  # more digits than any size: larger than any limit
+        raise DownloadError("PAYLOAD_TOO_LARGE")
+    return size
 
 
 def publish_header(

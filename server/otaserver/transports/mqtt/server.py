@@ -1,4 +1,4 @@
-"""The asyncio MQTT server: accepts connections and keeps one per client id."""
+"""The asyncio MQTT server: accepts connections, at most `max_connections`, one per client id."""
 
 from __future__ import annotations
 
@@ -36,6 +36,15 @@ class MqttServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._tasks) >= self._max_connections:
+            # Closed before reading a byte: a flood costs an accept and a close, not a CONNACK.
+            self._warnings.warning(
+                "mqtt-max-connections",
+                f"MQTT connection refused: {self._max_connections} connections are open "
+                "(OTAKIT_MQTT_MAX_CONNECTIONS)",
+            )
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ...domain.enums import OtaPackageType
+from ...domain.inputs import parse_decimal
 
 TELEMETRY = "v1/devices/me/telemetry"
 ATTRIBUTES = "v1/devices/me/attributes"
@@ -29,8 +30,11 @@ ALLOWED_FILTERS = frozenset(
     }
 )
 
-_CHUNK_REQUEST = re.compile(r"v2/(fw|sw)/request/(\d+)/chunk/(\d+)")
-_ATTRIBUTE_REQUEST = re.compile(re.escape(ATTRIBUTES_REQUEST_PREFIX) + r"(\d+)")
+# [0-9], not \d: \d also matches other scripts' digits, which ThingsBoard (Java) refuses.
+_CHUNK_REQUEST = re.compile(r"v2/(fw|sw)/request/([0-9]+)/chunk/([0-9]+)")
+_ATTRIBUTE_REQUEST = re.compile(re.escape(ATTRIBUTES_REQUEST_PREFIX) + r"([0-9]+)")
+# A chunk index with more digits than any count needs: past the end of any file.
+PAST_ANY_END = 10**18
 
 
 @dataclass(frozen=True)
@@ -38,11 +42,13 @@ class ChunkRequest:
     package_type: OtaPackageType
     request_id: str
     index: int
+    # The index as the reply names it: without leading zeros, as ThingsBoard's int formatting.
+    index_text: str
 
     @property
     def response_topic(self) -> str:
         prefix = self.package_type.key_prefix
-        return f"v2/{prefix}/response/{self.request_id}/chunk/{self.index}"
+        return f"v2/{prefix}/response/{self.request_id}/chunk/{self.index_text}"
 
 
 def chunk_request(topic: str) -> ChunkRequest | None:
@@ -50,7 +56,14 @@ def chunk_request(topic: str) -> ChunkRequest | None:
     if match is None:
         return None
     kind = OtaPackageType.FIRMWARE if match.group(1) == "fw" else OtaPackageType.SOFTWARE
-    return ChunkRequest(kind, match.group(2), int(match.group(3)))
+    index_text = match.group(3).lstrip("0") or "0"
+    index = decimal(index_text)
+    return ChunkRequest(kind, match.group(2), PAST_ANY_END if index is None else index, index_text)
+
+
+def decimal(digits: str) -> int | None:
+    """parse_decimal without its limit on leading zeros (int() counts them towards 4300)."""
+    return parse_decimal(digits.lstrip("0") or "0")
 
 
 def attribute_request_id(topic: str) -> str | None:
