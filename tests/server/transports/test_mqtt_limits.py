@@ -114,17 +114,13 @@ def test_oversized_numbers_and_deep_json_get_a_clean_answer(
                 assert raw.next_publish() == ("v2/fw/response/1/chunk/0", DATA[:10])
 
 
-REPORTED = "a bug outside MQTT that the session fuzzer found; to be fixed in the domain"
-
-
-@pytest.mark.xfail(strict=True, reason=f"domain/telemetry.py: {REPORTED}")
+# Two bugs outside MQTT that the session fuzzer found (fixed in the domain's JSON reading).
 def test_a_telemetry_ts_past_64_bits_gets_a_clean_answer(
     server: ServerProcess, device: Provisioned
 ) -> None:
     assert refused_cleanly(server, device, b'{"ts":18446744073709551616,"values":{"a":1}}')
 
 
-@pytest.mark.xfail(strict=True, reason=f"domain/inputs.py: {REPORTED}")
 def test_a_json_number_beyond_a_float_gets_a_clean_answer(
     server: ServerProcess, device: Provisioned
 ) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from ...domain.inputs import parse_decimal
 from ...services.device_api import PackageData
 from .codec import encode
 from .packets import ProtocolVersion, Publish
 from .properties import pack_varint
-from .topics import decimal
 
 # The largest remaining length MQTT can express.
 MAX_REMAINING_LENGTH = 268_435_455
@@ -65,7 +65,7 @@ def parse_chunk_size(payload: bytes) -> int:
     if not text:
         return 0
     try:
-        size = decimal(text)
+        size = parse_decimal(text)
     except ValueError:
         raise DownloadError("INVALID_CHUNK_SIZE") from None
     if size is None:  # more digits than any size: larger than any limit

@@ -51,6 +51,11 @@ class MqttServer:
         connection = Connection(reader, writer, self._device_api, self._sessions, self._limits)
         try:
             await connection.run(self._take_over)
+        except asyncio.CancelledError:
+            # The server is closing. Ending normally matters: asyncio's start_server (3.11)
+            # calls exception() on the finished task, which a cancelled task raises, logged
+            # as an error with a traceback at every shutdown with connections open.
+            pass
         finally:
             self._tasks.discard(task)
             if self._by_client_id.get(connection.client_id) is connection:

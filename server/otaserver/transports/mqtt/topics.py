@@ -57,13 +57,8 @@ def chunk_request(topic: str) -> ChunkRequest | None:
         return None
     kind = OtaPackageType.FIRMWARE if match.group(1) == "fw" else OtaPackageType.SOFTWARE
     index_text = match.group(3).lstrip("0") or "0"
-    index = decimal(index_text)
+    index = parse_decimal(index_text)
     return ChunkRequest(kind, match.group(2), PAST_ANY_END if index is None else index, index_text)
-
-
-def decimal(digits: str) -> int | None:
-    """parse_decimal without its limit on leading zeros (int() counts them towards 4300)."""
-    return parse_decimal(digits.lstrip("0") or "0")
 
 
 def attribute_request_id(topic: str) -> str | None:
