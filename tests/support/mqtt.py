@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import socket
 import time
 from typing import Any
 
@@ -27,6 +28,10 @@ class MqttDevice:
         self.client.on_connect = lambda _c, _u, _f, code, _p: self.connected.put(code)
         self.client.on_disconnect = self._on_disconnect
         self.client.connect("127.0.0.1", port, keepalive)
+        # Without it each request waits for the server's delayed ACK: 44 ms instead of 1.
+        sock = self.client.socket()
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.client.loop_start()
         self.connect_code = self.connected.get(timeout=10)
 
