@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from ..domain.errors import Unauthorized
 from ..services.access import Principal
@@ -61,3 +64,30 @@ async def principal(request: Request) -> Principal:
 def client_address(request: Request) -> str:
     """The client's address (a proxy's X-Forwarded-For when uvicorn trusts the proxy)."""
     return request.client.host if request.client else "unknown"
+
+
+class PathRoute(Route):
+    """Every method of one path in one route.
+
+    A method the path lacks is a 405 whose Allow lists all the path's methods (a route per
+    operation would list its own only), and a literal path such as /api/tenant/devices answers
+    every method itself instead of letting /api/tenant/{tenantId} take DELETE as a tenant id.
+    """
+
+    def __init__(self, path: str, handlers: Mapping[str, Handler]) -> None:
+        self._handlers = {method.upper(): handler for method, handler in handlers.items()}
+        if "GET" in self._handlers:
+            self._handlers["HEAD"] = self._handlers["GET"]
+        super().__init__(path, self._dispatch, methods=list(self._handlers))
+
+    async def _dispatch(self, request: Request) -> Response:
+        return await self._handlers[request.method](request)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in self._handlers:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(self._handlers))})
+        await self.app(scope, receive, send)
