@@ -66,10 +66,13 @@ async def activate(request: Request) -> Response:
 
 
 async def save_user(request: Request) -> Response:
-    if request.query_params.get("sendActivationMail", "false").lower() == "true":
+    mail = request.query_params.get("sendActivationMail", "").lower()
+    if mail == "true":
         raise BadRequest(
             "otakit sends no mail: use sendActivationMail=false and the activation link"
         )
+    if mail not in ("", "false"):
+        raise BadRequest("Parameter 'sendActivationMail' must be true or false")
     user = await services(request).users.save(
         await principal(request), user_form(await json_body(request))
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
@@ -18,13 +19,20 @@ NULL_UUID = UUID("13814000-1dd2-11b2-8080-808080808080")
 MAX_PAGE_SIZE = 10_000
 # The furthest row a page may start at: past this, every database would need 64-bit offsets.
 MAX_OFFSET = 2**31 - 1
+# The last page number: with any page size, the page then starts within MAX_OFFSET. A bound of
+# its own, rather than one on the product, so that a schema can state it.
+MAX_PAGE = MAX_OFFSET // MAX_PAGE_SIZE
+_UUID_TEXT = re.compile(
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 
 def parse_uuid(text: str, what: str = "id") -> UUID:
-    try:
-        return UUID(text)
-    except (ValueError, AttributeError, TypeError):
-        raise BadRequest(f"Invalid UUID string for {what}: {text!r}") from None
+    """A UUID written as ThingsBoard writes it (8-4-4-4-12 hex digits); UUID() alone would
+    also take braces, a urn: prefix or no hyphens."""
+    if not isinstance(text, str) or not _UUID_TEXT.fullmatch(text):
+        raise BadRequest(f"Invalid UUID string for {what}: {text!r}")
+    return UUID(text)
 
 
 async def read_body(request: Request) -> bytes:
@@ -148,8 +156,8 @@ def page_request(request: Request) -> PageRequest:
     if page_size > MAX_PAGE_SIZE:
         raise BadRequest(f"Parameter 'pageSize' must be at most {MAX_PAGE_SIZE}")
     page = query_int(request, "page")
-    if page * page_size > MAX_OFFSET:
-        raise BadRequest(f"Parameters 'page' times 'pageSize' must be at most {MAX_OFFSET}")
+    if page > MAX_PAGE:
+        raise BadRequest(f"Parameter 'page' must be at most {MAX_PAGE}")
     return PageRequest(
         page_size=page_size,
         page=page,

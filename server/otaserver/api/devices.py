@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..domain.enums import EntityType
 from ..domain.errors import BadRequest
+from ..services.devices import check_token
 from .body import json_body, page_request, parse_uuid
 from .forms import device_form, profile_form
 from .routing import PAGING, Operation, Param, principal, services
@@ -16,6 +17,8 @@ from .views import credentials_json, device_json, page_json, profile_info_json, 
 async def save_device(request: Request) -> Response:
     form = device_form(await json_body(request))
     token = request.query_params.get("accessToken") or None
+    if token is not None:
+        check_token(token)  # also on an update, which ignores it: the parameter is malformed
     device = await services(request).devices.save(await principal(request), form, token)
     return JSONResponse(device_json(device))
 
@@ -69,8 +72,7 @@ async def update_credentials(request: Request) -> Response:
     device_id = body.entity_id("deviceId", EntityType.DEVICE)
     if device_id is None:
         raise BadRequest("deviceId should be specified!")
-    credentials_type = body.text("credentialsType") or "ACCESS_TOKEN"
-    if credentials_type != "ACCESS_TOKEN":
+    if body.text("credentialsType") not in (None, "ACCESS_TOKEN"):
         raise BadRequest("otakit supports ACCESS_TOKEN credentials only")
     token = body.required_text("credentialsId", "credentialsId should be specified!")
     credentials = await services(request).devices.update_credentials(

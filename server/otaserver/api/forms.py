@@ -27,6 +27,8 @@ _PROFILE_MODELLED = {
     "firmwareId",
     "softwareId",
 }
+# The width of the url column: a longer url is refused before it reaches the database.
+URL_LENGTH = 1024
 
 
 def _contact(body: Body) -> dict[str, object]:
@@ -102,6 +104,8 @@ def package_form(body: Body) -> PackageForm:
     kind = package_type(body.required_text("type", "Type of OtaPackage should be specified!"))
     profile_id = body.entity_id("deviceProfileId", EntityType.DEVICE_PROFILE)
     url = body.text("url", long=True)
+    if url is not None and len(url) > URL_LENGTH:
+        raise BadRequest(f"Field 'url' must be at most {URL_LENGTH} characters long")
     if profile_id is None:
         raise BadRequest("OtaPackage should be assigned to device profile!")
     return PackageForm(
@@ -113,6 +117,6 @@ def package_form(body: Body) -> PackageForm:
         tag=body.text("tag"),
         url=url,
         # An OtaPackageInfo sent back for an update has a url but no usesUrl.
-        uses_url=body.flag("usesUrl") if "usesUrl" in body.data else bool(url),
+        uses_url=body.flag("usesUrl") if "usesUrl" in body.data else bool(url and url.strip()),
         additional_info=body.obj("additionalInfo"),
     )

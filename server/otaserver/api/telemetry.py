@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..domain.errors import BadRequest
 from ..domain.telemetry import AttributeScope, TelemetryPoint, split_keys
+from ..services.telemetry import MAX_POINTS
 from .body import optional_int, parse_uuid, query_int, read_body
 from .routing import Operation, Param, principal, services
 
@@ -84,30 +85,25 @@ async def all_attributes(request: Request) -> Response:
 
 
 async def timeseries(request: Request) -> Response:
-    """Latest values, or with startTs and endTs the history (newest first unless orderBy=ASC)."""
+    """Latest values; or, with keys, startTs and endTs all given, the history between them
+    (newest first unless orderBy=ASC): ThingsBoard chooses between its two handlers so."""
     user, device_id, keys = await principal(request), _device_id(request), _keys(request)
     strict = request.query_params.get("useStrictDataTypes", "false").lower() == "true"
+    # Every parameter is checked, even those the latest values do not use.
+    start, end = optional_int(request, "startTs"), optional_int(request, "endTs")
+    limit = query_int(request, "limit", DEFAULT_LIMIT, minimum=1)
+    if limit > MAX_POINTS:
+        raise BadRequest(f"Parameter 'limit' must be at most {MAX_POINTS}")
+    order = (request.query_params.get("orderBy") or "DESC").upper()
+    if order not in ("ASC", "DESC"):
+        raise BadRequest("Parameter 'orderBy' must be ASC or DESC")
     telemetry = services(request).telemetry
-    start = optional_int(request, "startTs")
     series: dict[str, list[TelemetryPoint]]
-    if start is None:
+    if keys and start is not None and end is not None:
+        series = await telemetry.history(user, device_id, keys, start, end, limit, order == "DESC")
+    else:
         latest = await telemetry.latest(user, device_id, keys)
         series = {key: [point] for key, point in latest.items()}
-    else:
-        if not keys:
-            raise BadRequest("Parameter 'keys' is required with startTs")
-        order = (request.query_params.get("orderBy") or "DESC").upper()
-        if order not in ("ASC", "DESC"):
-            raise BadRequest("Parameter 'orderBy' must be ASC or DESC")
-        series = await telemetry.history(
-            user,
-            device_id,
-            keys,
-            start,
-            query_int(request, "endTs"),
-            query_int(request, "limit", DEFAULT_LIMIT, minimum=1),
-            order == "DESC",
-        )
     return JSONResponse(
         {
             key: [{"ts": p.ts, "value": wire_value(p.value, strict)} for p in points]
@@ -174,8 +170,8 @@ OPERATIONS = [
         TAG,
         query=[
             KEYS,
-            Param("startTs", "From, ms", type="integer"),
-            Param("endTs", "To, ms", type="integer"),
+            Param("startTs", "From, ms; with keys and endTs: the history", type="integer"),
+            Param("endTs", "To, ms; with keys and startTs: the history", type="integer"),
             Param("limit", "Points per key (100)", type="integer"),
             Param("orderBy", "ASC or DESC (default)"),
             Param("useStrictDataTypes", "true: values keep their JSON types"),
