@@ -8,9 +8,10 @@ from starlette.responses import JSONResponse, Response
 from ..domain.enums import EntityType
 from ..domain.errors import BadRequest
 from ..services.devices import check_token
-from .body import json_body, page_request, parse_uuid
+from .body import json_body, page_request, paging, parse_uuid
 from .forms import device_form, profile_form
-from .routing import PAGING, Operation, Param, principal, services
+from .openapi_requests import access_token
+from .routing import Operation, Param, principal, services
 from .views import credentials_json, device_json, page_json, profile_info_json, profile_json
 
 
@@ -143,6 +144,10 @@ async def list_profile_infos(request: Request) -> Response:
 
 
 DEVICES, PROFILES = "Devices", "Device profiles"
+DEVICE_PAGING = paging(("createdTime", "name", "type", "label"), "name")
+PROFILE_PAGING = paging(("createdTime", "name", "isDefault", "description"), "name")
+# Making a profile the default races any other doing so; the loser may try again.
+RACE = {409: "Another profile was made the default at the same moment; try again"}
 OPERATIONS = [
     Operation(
         "POST",
@@ -150,8 +155,14 @@ OPERATIONS = [
         save_device,
         "Create or update a device; firmwareId/softwareId assign packages",
         DEVICES,
-        query=[Param("accessToken", "Access token of a new device (else random)")],
-        body="Device",
+        query=[
+            Param(
+                "accessToken",
+                "Access token of a new device; empty or left out: a random one",
+                schema=access_token(empty=True),
+            )
+        ],
+        body="DeviceRequest",
         response="Device",
     ),
     Operation("GET", "/api/device/{deviceId}", get_device, "A device", DEVICES, response="Device"),
@@ -163,11 +174,11 @@ OPERATIONS = [
         "The tenant's devices (or, with deviceName, one device)",
         DEVICES,
         query=[
-            *PAGING,
+            *DEVICE_PAGING,
             Param("type", "Only devices of this profile name"),
-            Param("deviceName", "Return the one device of this name instead"),
+            Param("deviceName", "Return the one device of this name instead of a page"),
         ],
-        response="PageDataDevice",
+        response="DeviceOrPage",
     ),
     Operation(
         "GET",
@@ -175,7 +186,7 @@ OPERATIONS = [
         customer_devices,
         "A customer's devices",
         DEVICES,
-        query=[*PAGING, Param("type", "Only devices of this profile name")],
+        query=[*DEVICE_PAGING, Param("type", "Only devices of this profile name")],
         response="PageDataDevice",
     ),
     Operation(
@@ -192,7 +203,7 @@ OPERATIONS = [
         update_credentials,
         "Change a device's access token",
         DEVICES,
-        body="DeviceCredentials",
+        body="DeviceCredentialsRequest",
         response="DeviceCredentials",
     ),
     Operation(
@@ -217,8 +228,9 @@ OPERATIONS = [
         save_profile,
         "Create or update a device profile; firmwareId/softwareId assign packages",
         PROFILES,
-        body="DeviceProfile",
+        body="DeviceProfileRequest",
         response="DeviceProfile",
+        responses=RACE,
     ),
     Operation(
         "GET",
@@ -242,6 +254,7 @@ OPERATIONS = [
         "Make a profile the tenant's default",
         PROFILES,
         response="DeviceProfile",
+        responses=RACE,
     ),
     Operation(
         "GET",
@@ -249,7 +262,7 @@ OPERATIONS = [
         list_profiles,
         "The tenant's device profiles",
         PROFILES,
-        query=PAGING,
+        query=PROFILE_PAGING,
         response="PageDataDeviceProfile",
     ),
     Operation(
@@ -258,7 +271,7 @@ OPERATIONS = [
         list_profile_infos,
         "The tenant's device profiles, short form",
         PROFILES,
-        query=PAGING,
+        query=PROFILE_PAGING,
         response="PageDataDeviceProfileInfo",
     ),
     Operation(

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from ..domain.inputs import InputLimits
 from . import accounts, audit, devices, ota, packages, telemetry, tenancy
 from .openapi import openapi_document
 from .routing import Handler, Operation, PathRoute
@@ -23,10 +24,10 @@ OPERATIONS: list[Operation] = [
 ]
 
 
-def routes(more: Sequence[Operation] = ()) -> list[BaseRoute]:
+def routes(more: Sequence[Operation] = (), limits: InputLimits | None = None) -> list[BaseRoute]:
     """The admin API's routes, the `more` of other adapters, and the OpenAPI document of all."""
     operations = [*OPERATIONS, *more]
-    document = openapi_document(operations)
+    document = openapi_document(operations, limits or InputLimits())
 
     async def openapi(_request: Request) -> Response:
         return JSONResponse(document)

@@ -14,16 +14,21 @@ from starlette.types import Receive, Scope, Send
 from ..domain.errors import Unauthorized
 from ..services.access import Principal
 from ..services.container import Services
+from .schema_parts import JsonDict
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
 class Param:
+    """A query parameter. Its schema is text without NUL, or for `type="integer"` what
+    body.query_int takes, unless `schema` says more (an enum, bounds, a pattern)."""
+
     name: str
     description: str
     required: bool = False
     type: str = "string"
+    schema: JsonDict | None = None
 
 
 @dataclass(frozen=True)
@@ -37,16 +42,11 @@ class Operation:
     body: str | None = None  # a schema name of the OpenAPI components, or "multipart"
     response: str | None = None  # a schema name, "bytes", "text" or None for an empty body
     public: bool = False
+    # Answers beyond 400, 401, 403 and 404 (which every operation may give).
     responses: dict[int, str] = field(default_factory=dict)
-
-
-PAGING = (
-    Param("pageSize", "Maximum number of items on a page", required=True, type="integer"),
-    Param("page", "Page number, from 0", required=True, type="integer"),
-    Param("textSearch", "Case-insensitive substring of the name or title"),
-    Param("sortProperty", "Property to sort by"),
-    Param("sortOrder", "ASC or DESC"),
-)
+    # Schemas of path parameters; an `...Id` is a UUID and a `token` an access token unless
+    # given here.
+    path_params: Mapping[str, JsonDict] = field(default_factory=dict)
 
 
 def services(request: Request) -> Services:

@@ -14,6 +14,7 @@ from ..domain.telemetry import AttributeScope, TelemetryPoint, split_keys
 from ..services.telemetry import MAX_POINTS
 from .body import optional_int, parse_uuid, query_int, read_body
 from .routing import Operation, Param, principal, services
+from .schema_parts import NOT_NUL, WHITE_SPACE, query_integer
 
 BASE = "/api/plugins/telemetry/{entityType}/{entityId}"
 DEFAULT_LIMIT = 100
@@ -119,6 +120,16 @@ async def timeseries_keys(request: Request) -> Response:
 
 TAG = "Telemetry"
 KEYS = Param("keys", "Comma-separated keys")
+# Users write shared and server attributes; client attributes are the device's own.
+WRITE_PATH = {
+    "entityType": {"enum": ["DEVICE"]},
+    "scope": {"enum": [AttributeScope.SERVER_SCOPE.value, AttributeScope.SHARED_SCOPE.value]},
+}
+READ_PATH = {
+    "entityType": {"enum": ["DEVICE"]},
+    "scope": {"enum": [s.value for s in AttributeScope]},
+}
+ORDER = {"type": "string", "pattern": "^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])?$"}
 OPERATIONS = [
     Operation(
         "POST",
@@ -127,6 +138,7 @@ OPERATIONS = [
         "Save SHARED_SCOPE or SERVER_SCOPE attributes; shared ones reach the device",
         TAG,
         body="AttributesBody",
+        path_params=WRITE_PATH,
     ),
     Operation(
         "POST",
@@ -135,6 +147,7 @@ OPERATIONS = [
         "Save attributes (ThingsBoard's v2 path)",
         TAG,
         body="AttributesBody",
+        path_params=WRITE_PATH,
     ),
     Operation(
         "DELETE",
@@ -142,7 +155,18 @@ OPERATIONS = [
         delete_attributes,
         "Delete attributes; deleted shared keys reach the device",
         TAG,
-        query=[Param("keys", "Comma-separated keys", required=True)],
+        query=[
+            Param(
+                "keys",
+                "Comma-separated keys, at least one",
+                required=True,
+                schema={
+                    "type": "string",
+                    "pattern": f"^{NOT_NUL}*[^\\u0000,{WHITE_SPACE}]{NOT_NUL}*$",
+                },
+            )
+        ],
+        path_params=READ_PATH,
     ),
     Operation(
         "GET",
@@ -152,6 +176,7 @@ OPERATIONS = [
         TAG,
         query=[KEYS],
         response="AttributeList",
+        path_params=READ_PATH,
     ),
     Operation(
         "GET",
@@ -161,6 +186,7 @@ OPERATIONS = [
         TAG,
         query=[KEYS],
         response="AttributeList",
+        path_params=READ_PATH,
     ),
     Operation(
         "GET",
@@ -172,11 +198,12 @@ OPERATIONS = [
             KEYS,
             Param("startTs", "From, ms; with keys and endTs: the history", type="integer"),
             Param("endTs", "To, ms; with keys and startTs: the history", type="integer"),
-            Param("limit", "Points per key (100)", type="integer"),
-            Param("orderBy", "ASC or DESC (default)"),
-            Param("useStrictDataTypes", "true: values keep their JSON types"),
+            Param("limit", "Points per key (100)", schema=query_integer(1, MAX_POINTS)),
+            Param("orderBy", "ASC or DESC (default), in any case", schema=ORDER),
+            Param("useStrictDataTypes", "true (in any case): values keep their JSON types"),
         ],
         response="TimeseriesMap",
+        path_params=READ_PATH,
     ),
     Operation(
         "GET",
@@ -185,5 +212,6 @@ OPERATIONS = [
         "Telemetry keys of a device",
         TAG,
         response="KeyList",
+        path_params=READ_PATH,
     ),
 ]
