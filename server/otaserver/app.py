@@ -163,7 +163,7 @@ def create_app(settings: Settings) -> Starlette:
             await engine.dispose()
 
     return Starlette(
-        routes=routes(http_device_api.OPERATIONS),
+        routes=routes(http_device_api.OPERATIONS, input_limits(settings)),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[Middleware(UrlTextGuard)],
         lifespan=lifespan,

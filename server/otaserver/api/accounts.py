@@ -7,9 +7,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from ..domain.errors import BadRequest
 from ..services.auth import TokenPair
-from .body import Body, json_body, page_request, parse_uuid
+from .body import Body, json_body, page_request, paging, parse_uuid
 from .forms import user_form
-from .routing import PAGING, Operation, Param, client_address, principal, services
+from .routing import Operation, Param, client_address, principal, services
 from .views import page_json, user_json
 
 
@@ -66,10 +66,13 @@ async def activate(request: Request) -> Response:
 
 
 async def save_user(request: Request) -> Response:
-    if request.query_params.get("sendActivationMail", "false").lower() == "true":
+    mail = request.query_params.get("sendActivationMail", "").lower()
+    if mail == "true":
         raise BadRequest(
             "otakit sends no mail: use sendActivationMail=false and the activation link"
         )
+    if mail not in ("", "false"):
+        raise BadRequest("Parameter 'sendActivationMail' must be true or false")
     user = await services(request).users.save(
         await principal(request), user_form(await json_body(request))
     )
@@ -113,6 +116,9 @@ async def customer_users(request: Request) -> Response:
 
 
 TAG = "Users and login"
+USER_PAGING = paging(("createdTime", "email", "firstName", "lastName"), "email")
+# Logins and password changes wait for a bounded number of password hashes.
+BUSY = {429: "Too many logins at once, or too many failed ones: try again later"}
 OPERATIONS = [
     Operation(
         "POST",
@@ -123,6 +129,7 @@ OPERATIONS = [
         body="LoginRequest",
         response="JwtPair",
         public=True,
+        responses=BUSY,
     ),
     Operation(
         "POST",
@@ -144,6 +151,7 @@ OPERATIONS = [
         TAG,
         body="ChangePasswordRequest",
         response="JwtPair",
+        responses=BUSY,
     ),
     Operation(
         "POST",
@@ -154,6 +162,7 @@ OPERATIONS = [
         body="ActivateRequest",
         response="JwtPair",
         public=True,
+        responses=BUSY,
     ),
     Operation(
         "POST",
@@ -161,8 +170,14 @@ OPERATIONS = [
         save_user,
         "Create or update a user",
         TAG,
-        query=[Param("sendActivationMail", "Must be false: otakit sends no mail")],
-        body="User",
+        query=[
+            Param(
+                "sendActivationMail",
+                "false (in any case) or left out: otakit sends no mail",
+                schema={"type": "string", "pattern": "^([Ff][Aa][Ll][Ss][Ee])?$"},
+            )
+        ],
+        body="UserRequest",
         response="User",
     ),
     Operation("GET", "/api/user/{userId}", get_user, "A user", TAG, response="User"),
@@ -181,7 +196,7 @@ OPERATIONS = [
         tenant_admins,
         "Administrators of a tenant (system administrator)",
         TAG,
-        query=PAGING,
+        query=USER_PAGING,
         response="PageDataUser",
     ),
     Operation(
@@ -190,7 +205,7 @@ OPERATIONS = [
         customer_users,
         "Users of a customer",
         TAG,
-        query=PAGING,
+        query=USER_PAGING,
         response="PageDataUser",
     ),
 ]

@@ -9,14 +9,19 @@ from starlette.responses import JSONResponse, Response
 
 from ..domain.enums import ActionType, EntityType
 from ..domain.errors import BadRequest
-from .body import page_request, parse_uuid
-from .routing import PAGING, Operation, Param, principal, services
+from .body import page_request, paging, parse_uuid
+from .routing import Operation, Param, principal, services
+from .schema_parts import comma_list
 from .views import audit_json, page_json
 
 TIME_PARAMS = (
     Param("startTime", "Earliest createdTime, ms", type="integer"),
     Param("endTime", "Latest createdTime, ms", type="integer"),
-    Param("actionTypes", "Comma-separated action types to keep"),
+    Param(
+        "actionTypes",
+        "Comma-separated action types to keep",
+        schema=comma_list(a.value for a in ActionType),
+    ),
 )
 
 
@@ -61,7 +66,12 @@ async def customer_logs(request: Request) -> Response:
 
 
 TAG = "Audit log"
-QUERY = (*PAGING, *TIME_PARAMS)
+QUERY = (
+    *paging(
+        ("createdTime", "entityType", "entityName", "userName", "type", "status"), "entity name"
+    ),
+    *TIME_PARAMS,
+)
 OPERATIONS = [
     Operation(
         "GET",
@@ -80,6 +90,7 @@ OPERATIONS = [
         TAG,
         query=QUERY,
         response="PageDataAuditLog",
+        path_params={"entityType": {"enum": [t.value for t in EntityType]}},
     ),
     Operation(
         "GET",

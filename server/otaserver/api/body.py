@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -11,20 +13,27 @@ from ..domain.enums import EntityType, OtaPackageType
 from ..domain.errors import BadRequest, PayloadTooLarge
 from ..domain.inputs import InputLimits, check_name, parse_decimal, parse_json
 from ..domain.model import JsonDict, PageRequest
-from .routing import services
+from .routing import Param, services
+from .schema_parts import UUID_PATTERN, one_of_words, query_integer
 
 # ThingsBoard's "no entity" id: the customer of an unassigned device, the tenant of the sysadmin.
 NULL_UUID = UUID("13814000-1dd2-11b2-8080-808080808080")
 MAX_PAGE_SIZE = 10_000
 # The furthest row a page may start at: past this, every database would need 64-bit offsets.
 MAX_OFFSET = 2**31 - 1
+# The last page number: with any page size, the page then starts within MAX_OFFSET. A bound of
+# its own, rather than one on the product, so that a schema can state it.
+MAX_PAGE = MAX_OFFSET // MAX_PAGE_SIZE
+_SORT_ORDER = {"type": "string", "pattern": "^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])?$"}
+_UUID_TEXT = re.compile(UUID_PATTERN)
 
 
 def parse_uuid(text: str, what: str = "id") -> UUID:
-    try:
-        return UUID(text)
-    except (ValueError, AttributeError, TypeError):
-        raise BadRequest(f"Invalid UUID string for {what}: {text!r}") from None
+    """A UUID written as ThingsBoard writes it (8-4-4-4-12 hex digits); UUID() alone would
+    also take braces, a urn: prefix or no hyphens."""
+    if not isinstance(text, str) or not _UUID_TEXT.fullmatch(text):
+        raise BadRequest(f"Invalid UUID string for {what}: {text!r}")
+    return UUID(text)
 
 
 async def read_body(request: Request) -> bytes:
@@ -148,8 +157,8 @@ def page_request(request: Request) -> PageRequest:
     if page_size > MAX_PAGE_SIZE:
         raise BadRequest(f"Parameter 'pageSize' must be at most {MAX_PAGE_SIZE}")
     page = query_int(request, "page")
-    if page * page_size > MAX_OFFSET:
-        raise BadRequest(f"Parameters 'page' times 'pageSize' must be at most {MAX_OFFSET}")
+    if page > MAX_PAGE:
+        raise BadRequest(f"Parameter 'page' must be at most {MAX_PAGE}")
     return PageRequest(
         page_size=page_size,
         page=page,
@@ -158,4 +167,30 @@ def page_request(request: Request) -> PageRequest:
         sort_order_desc=order == "DESC",
         start_time=optional_int(request, "startTime"),
         end_time=optional_int(request, "endTime"),
+    )
+
+
+def paging(sort: Sequence[str] | None, search: str) -> tuple[Param, ...]:
+    """ThingsBoard's paging parameters (page_request), sorting by one of `sort`; None for a
+    list in an order of its own, whose sortProperty is ignored."""
+    sort_property = (
+        Param("sortProperty", "Ignored: the order is fixed")
+        if sort is None
+        else Param(
+            "sortProperty",
+            "Property to sort by; empty or left out: createdTime",
+            schema=one_of_words(sort, empty=True),
+        )
+    )
+    return (
+        Param(
+            "pageSize",
+            "Maximum number of items on a page",
+            required=True,
+            schema=query_integer(1, MAX_PAGE_SIZE),
+        ),
+        Param("page", "Page number, from 0", required=True, schema=query_integer(0, MAX_PAGE)),
+        Param("textSearch", f"Case-insensitive substring of the {search}"),
+        sort_property,
+        Param("sortOrder", "ASC or DESC, in any case; empty or left out: ASC", schema=_SORT_ORDER),
     )

@@ -7,15 +7,19 @@ from starlette.responses import JSONResponse, Response
 
 from ..domain.enums import EntityType
 from ..domain.errors import BadRequest
-from .body import json_body, page_request, parse_uuid
+from ..services.devices import check_token
+from .body import json_body, page_request, paging, parse_uuid
 from .forms import device_form, profile_form
-from .routing import PAGING, Operation, Param, principal, services
+from .openapi_requests import access_token
+from .routing import Operation, Param, principal, services
 from .views import credentials_json, device_json, page_json, profile_info_json, profile_json
 
 
 async def save_device(request: Request) -> Response:
     form = device_form(await json_body(request))
     token = request.query_params.get("accessToken") or None
+    if token is not None:
+        check_token(token)  # also on an update, which ignores it: the parameter is malformed
     device = await services(request).devices.save(await principal(request), form, token)
     return JSONResponse(device_json(device))
 
@@ -69,8 +73,7 @@ async def update_credentials(request: Request) -> Response:
     device_id = body.entity_id("deviceId", EntityType.DEVICE)
     if device_id is None:
         raise BadRequest("deviceId should be specified!")
-    credentials_type = body.text("credentialsType") or "ACCESS_TOKEN"
-    if credentials_type != "ACCESS_TOKEN":
+    if body.text("credentialsType") not in (None, "ACCESS_TOKEN"):
         raise BadRequest("otakit supports ACCESS_TOKEN credentials only")
     token = body.required_text("credentialsId", "credentialsId should be specified!")
     credentials = await services(request).devices.update_credentials(
@@ -141,6 +144,10 @@ async def list_profile_infos(request: Request) -> Response:
 
 
 DEVICES, PROFILES = "Devices", "Device profiles"
+DEVICE_PAGING = paging(("createdTime", "name", "type", "label"), "name")
+PROFILE_PAGING = paging(("createdTime", "name", "isDefault", "description"), "name")
+# Making a profile the default races any other doing so; the loser may try again.
+RACE = {409: "Another profile was made the default at the same moment; try again"}
 OPERATIONS = [
     Operation(
         "POST",
@@ -148,8 +155,14 @@ OPERATIONS = [
         save_device,
         "Create or update a device; firmwareId/softwareId assign packages",
         DEVICES,
-        query=[Param("accessToken", "Access token of a new device (else random)")],
-        body="Device",
+        query=[
+            Param(
+                "accessToken",
+                "Access token of a new device; empty or left out: a random one",
+                schema=access_token(empty=True),
+            )
+        ],
+        body="DeviceRequest",
         response="Device",
     ),
     Operation("GET", "/api/device/{deviceId}", get_device, "A device", DEVICES, response="Device"),
@@ -161,11 +174,11 @@ OPERATIONS = [
         "The tenant's devices (or, with deviceName, one device)",
         DEVICES,
         query=[
-            *PAGING,
+            *DEVICE_PAGING,
             Param("type", "Only devices of this profile name"),
-            Param("deviceName", "Return the one device of this name instead"),
+            Param("deviceName", "Return the one device of this name instead of a page"),
         ],
-        response="PageDataDevice",
+        response="DeviceOrPage",
     ),
     Operation(
         "GET",
@@ -173,7 +186,7 @@ OPERATIONS = [
         customer_devices,
         "A customer's devices",
         DEVICES,
-        query=[*PAGING, Param("type", "Only devices of this profile name")],
+        query=[*DEVICE_PAGING, Param("type", "Only devices of this profile name")],
         response="PageDataDevice",
     ),
     Operation(
@@ -190,7 +203,7 @@ OPERATIONS = [
         update_credentials,
         "Change a device's access token",
         DEVICES,
-        body="DeviceCredentials",
+        body="DeviceCredentialsRequest",
         response="DeviceCredentials",
     ),
     Operation(
@@ -215,8 +228,9 @@ OPERATIONS = [
         save_profile,
         "Create or update a device profile; firmwareId/softwareId assign packages",
         PROFILES,
-        body="DeviceProfile",
+        body="DeviceProfileRequest",
         response="DeviceProfile",
+        responses=RACE,
     ),
     Operation(
         "GET",
@@ -240,6 +254,7 @@ OPERATIONS = [
         "Make a profile the tenant's default",
         PROFILES,
         response="DeviceProfile",
+        responses=RACE,
     ),
     Operation(
         "GET",
@@ -247,7 +262,7 @@ OPERATIONS = [
         list_profiles,
         "The tenant's device profiles",
         PROFILES,
-        query=PAGING,
+        query=PROFILE_PAGING,
         response="PageDataDeviceProfile",
     ),
     Operation(
@@ -256,7 +271,7 @@ OPERATIONS = [
         list_profile_infos,
         "The tenant's device profiles, short form",
         PROFILES,
-        query=PAGING,
+        query=PROFILE_PAGING,
         response="PageDataDeviceProfileInfo",
     ),
     Operation(

@@ -14,19 +14,10 @@ from ..services.forms import (
 )
 from ..services.tenants import default_profile_details
 from .body import Body, package_type
-from .views import CONTACT_FIELDS
+from .views import CONTACT_FIELDS, PROFILE_ENUMS, PROFILE_IDS, PROFILE_TEXTS
 
-# Profile fields the server owns or models; every other field is kept as the client sent it.
-_PROFILE_MODELLED = {
-    "id",
-    "createdTime",
-    "tenantId",
-    "name",
-    "description",
-    "default",
-    "firmwareId",
-    "softwareId",
-}
+# The width of the url column: a longer url is refused before it reaches the database.
+URL_LENGTH = 1024
 
 
 def _contact(body: Body) -> dict[str, object]:
@@ -70,9 +61,27 @@ def user_form(body: Body) -> UserForm:
     )
 
 
+def _profile_details(body: Body) -> dict[str, object]:
+    """ThingsBoard's profile fields otakit keeps and sends back: each checked for its type, as
+    ThingsBoard's own parser would; null or left out is the default. Unknown fields are dropped,
+    as ThingsBoard drops them."""
+    details = default_profile_details()
+    for name, allowed in PROFILE_ENUMS.items():
+        value = body.text(name)
+        if value is not None and value not in allowed:
+            raise BadRequest(f"Field '{name}' must be one of {', '.join(allowed)}")
+        if value is not None:
+            details[name] = value
+    if (data := body.obj("profileData")) is not None:
+        details["profileData"] = data
+    for name in PROFILE_TEXTS:
+        details[name] = body.text(name, long=name == "image")
+    for name in PROFILE_IDS:
+        details[name] = body.obj(name)
+    return details
+
+
 def profile_form(body: Body) -> ProfileForm:
-    details = {**default_profile_details()}
-    details.update({k: v for k, v in body.data.items() if k not in _PROFILE_MODELLED})
     return ProfileForm(
         id=body.own_id(EntityType.DEVICE_PROFILE),
         name=body.required_text("name", "Device profile name should be specified!"),
@@ -80,7 +89,7 @@ def profile_form(body: Body) -> ProfileForm:
         is_default=body.flag("default"),
         firmware_id=body.entity_id("firmwareId", EntityType.OTA_PACKAGE),
         software_id=body.entity_id("softwareId", EntityType.OTA_PACKAGE),
-        details=details,
+        details=_profile_details(body),
     )
 
 
@@ -102,6 +111,8 @@ def package_form(body: Body) -> PackageForm:
     kind = package_type(body.required_text("type", "Type of OtaPackage should be specified!"))
     profile_id = body.entity_id("deviceProfileId", EntityType.DEVICE_PROFILE)
     url = body.text("url", long=True)
+    if url is not None and len(url) > URL_LENGTH:
+        raise BadRequest(f"Field 'url' must be at most {URL_LENGTH} characters long")
     if profile_id is None:
         raise BadRequest("OtaPackage should be assigned to device profile!")
     return PackageForm(
@@ -113,6 +124,6 @@ def package_form(body: Body) -> PackageForm:
         tag=body.text("tag"),
         url=url,
         # An OtaPackageInfo sent back for an update has a url but no usesUrl.
-        uses_url=body.flag("usesUrl") if "usesUrl" in body.data else bool(url),
+        uses_url=body.flag("usesUrl") if "usesUrl" in body.data else bool(url and url.strip()),
         additional_info=body.obj("additionalInfo"),
     )

@@ -8,11 +8,12 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..domain.enums import EntityType
+from ..domain.enums import EntityType, OtaPackageType
 from ..domain.errors import BadRequest
 from ..domain.orchestration import Tab
-from .body import entity_id_json, package_type, page_request, parse_uuid
-from .routing import PAGING, Operation, Param, principal, services
+from .body import entity_id_json, package_type, page_request, paging, parse_uuid
+from .routing import Operation, Param, principal, services
+from .schema_parts import UUID_PATTERN, one_of_words
 
 
 def _optional_id(request: Request, name: str) -> UUID | None:
@@ -74,11 +75,19 @@ def _camel(name: str) -> str:
 
 
 TAG = "Update dashboard"
-FILTERS = (
-    Param("type", "FIRMWARE (default) or SOFTWARE"),
-    Param("otaPackageId", "Only devices whose target is this package"),
-    Param("deviceProfileId", "Only devices of this profile"),
+TYPE = Param(
+    "type",
+    "FIRMWARE (default: empty or left out) or SOFTWARE",
+    schema=one_of_words((t.value for t in OtaPackageType), empty=True),
 )
+# An id, or empty for none.
+OPTIONAL_ID = {"type": "string", "pattern": f"^({UUID_PATTERN[1:-1]})?$"}
+FILTERS = (
+    TYPE,
+    Param("otaPackageId", "Only devices whose target is this package", schema=OPTIONAL_ID),
+    Param("deviceProfileId", "Only devices of this profile", schema=OPTIONAL_ID),
+)
+TABS = one_of_words((t.value for t in Tab), empty=True)
 OPERATIONS = [
     Operation(
         "GET",
@@ -95,7 +104,11 @@ OPERATIONS = [
         devices,
         "Devices with current and target package, status, progress, last change",
         TAG,
-        query=[*PAGING, *FILTERS, Param("tab", "waiting, updating, updated or failed")],
+        query=[
+            *paging(None, "device name"),
+            *FILTERS,
+            Param("tab", "waiting, updating, updated or failed; empty: all", schema=TABS),
+        ],
         response="DashboardDevices",
     ),
     Operation(
@@ -104,7 +117,7 @@ OPERATIONS = [
         history,
         "Every status a device went through, oldest first",
         TAG,
-        query=[Param("type", "FIRMWARE (default) or SOFTWARE")],
+        query=[TYPE],
         response="UpdateHistory",
     ),
 ]

@@ -11,14 +11,16 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
+from ..domain.enums import OtaPackageType
 from ..domain.errors import OtaError, PayloadTooLarge
 from ..services.forms import Upload
 from ..services.packages import Download
-from .body import json_body, package_type, page_request, parse_uuid
+from .body import json_body, package_type, page_request, paging, parse_uuid
 from .disposition import attachment_headers
 from .forms import package_form
 from .multipart import MultipartUpload
-from .routing import PAGING, Operation, Param, principal, services
+from .openapi_requests import checksum, checksum_algorithm
+from .routing import Operation, Param, principal, services
 from .views import package_json, page_json
 
 # Room for the multipart framing and form fields around the file itself.
@@ -125,6 +127,23 @@ async def delete(request: Request) -> Response:
 
 
 TAG = "OTA packages"
+PACKAGE_PAGING = paging(
+    (
+        "createdTime",
+        "type",
+        "title",
+        "version",
+        "tag",
+        "url",
+        "checksum",
+        "fileName",
+        "dataSize",
+        "contentType",
+        "checksumAlgorithm",
+    ),
+    "title",
+)
+PACKAGE_TYPE = {"enum": [t.value for t in OtaPackageType]}
 OPERATIONS = [
     Operation(
         "POST",
@@ -146,8 +165,13 @@ OPERATIONS = [
                 "checksumAlgorithm",
                 "MD5, SHA256 (default), SHA384, SHA512, CRC32, "
                 "MURMUR3_32 or MURMUR3_128; case-insensitive",
+                schema=checksum_algorithm(),
             ),
-            Param("checksum", "Expected checksum; computed when left out"),
+            Param(
+                "checksum",
+                "Expected checksum, in hex digits; computed when blank or left out",
+                schema=checksum(),
+            ),
         ],
         body="multipart",
         response="OtaPackageInfo",
@@ -183,7 +207,7 @@ OPERATIONS = [
         list_packages,
         "The tenant's packages",
         TAG,
-        query=PAGING,
+        query=PACKAGE_PAGING,
         response="PageDataOtaPackageInfo",
     ),
     Operation(
@@ -192,8 +216,9 @@ OPERATIONS = [
         list_assignable,
         "Packages of a profile and type that have data or a URL",
         TAG,
-        query=PAGING,
+        query=PACKAGE_PAGING,
         response="PageDataOtaPackageInfo",
+        path_params={"type": PACKAGE_TYPE},
     ),
     Operation(
         "DELETE",

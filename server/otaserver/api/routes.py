@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
+from ..domain.inputs import InputLimits
 from . import accounts, audit, devices, ota, packages, telemetry, tenancy
 from .openapi import openapi_document
-from .routing import Operation
+from .routing import Handler, Operation, PathRoute
 
 OPERATIONS: list[Operation] = [
     *accounts.OPERATIONS,
@@ -23,16 +24,21 @@ OPERATIONS: list[Operation] = [
 ]
 
 
-def routes(more: Sequence[Operation] = ()) -> list[Route]:
+def routes(more: Sequence[Operation] = (), limits: InputLimits | None = None) -> list[BaseRoute]:
     """The admin API's routes, the `more` of other adapters, and the OpenAPI document of all."""
     operations = [*OPERATIONS, *more]
-    document = openapi_document(operations)
+    document = openapi_document(operations, limits or InputLimits())
 
     async def openapi(_request: Request) -> Response:
         return JSONResponse(document)
 
-    # Literal paths first: /api/tenant/devices must win over /api/tenant/{tenantId}.
-    ordered = sorted(operations, key=lambda op: op.path.count("{"))
-    return [Route("/openapi.json", openapi, methods=["GET"])] + [
-        Route(op.path, op.handler, methods=[op.method]) for op in ordered
+    handlers: dict[str, dict[str, Handler]] = {}
+    for op in operations:
+        handlers.setdefault(op.path, {})[op.method] = op.handler
+    # The path whose first parameter comes latest wins: /api/tenant/devices over
+    # /api/tenant/{tenantId}, /api/customer/device/{deviceId} over /api/customer/{customerId}/...
+    ordered = sorted(handlers, key=lambda path: [part[:1] == "{" for part in path.split("/")])
+    return [
+        PathRoute("/openapi.json", {"GET": openapi}),
+        *(PathRoute(path, handlers[path]) for path in ordered),
     ]

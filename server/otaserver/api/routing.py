@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from ..domain.errors import Unauthorized
 from ..services.access import Principal
 from ..services.container import Services
+from .schema_parts import JsonDict
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
 class Param:
+    """A query parameter. Its schema is text without NUL, or for `type="integer"` what
+    body.query_int takes, unless `schema` says more (an enum, bounds, a pattern)."""
+
     name: str
     description: str
     required: bool = False
     type: str = "string"
+    schema: JsonDict | None = None
 
 
 @dataclass(frozen=True)
@@ -34,16 +42,11 @@ class Operation:
     body: str | None = None  # a schema name of the OpenAPI components, or "multipart"
     response: str | None = None  # a schema name, "bytes", "text" or None for an empty body
     public: bool = False
+    # Answers beyond 400, 401, 403 and 404 (which every operation may give).
     responses: dict[int, str] = field(default_factory=dict)
-
-
-PAGING = (
-    Param("pageSize", "Maximum number of items on a page", required=True, type="integer"),
-    Param("page", "Page number, from 0", required=True, type="integer"),
-    Param("textSearch", "Case-insensitive substring of the name or title"),
-    Param("sortProperty", "Property to sort by"),
-    Param("sortOrder", "ASC or DESC"),
-)
+    # Schemas of path parameters; an `...Id` is a UUID and a `token` an access token unless
+    # given here.
+    path_params: Mapping[str, JsonDict] = field(default_factory=dict)
 
 
 def services(request: Request) -> Services:
@@ -61,3 +64,30 @@ async def principal(request: Request) -> Principal:
 def client_address(request: Request) -> str:
     """The client's address (a proxy's X-Forwarded-For when uvicorn trusts the proxy)."""
     return request.client.host if request.client else "unknown"
+
+
+class PathRoute(Route):
+    """Every method of one path in one route.
+
+    A method the path lacks is a 405 whose Allow lists all the path's methods (a route per
+    operation would list its own only), and a literal path such as /api/tenant/devices answers
+    every method itself instead of letting /api/tenant/{tenantId} take DELETE as a tenant id.
+    """
+
+    def __init__(self, path: str, handlers: Mapping[str, Handler]) -> None:
+        self._handlers = {method.upper(): handler for method, handler in handlers.items()}
+        if "GET" in self._handlers:
+            self._handlers["HEAD"] = self._handlers["GET"]
+        super().__init__(path, self._dispatch, methods=list(self._handlers))
+
+    async def _dispatch(self, request: Request) -> Response:
+        return await self._handlers[request.method](request)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in self._handlers:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(self._handlers))})
+        await self.app(scope, receive, send)

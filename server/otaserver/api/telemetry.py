@@ -11,8 +11,10 @@ from starlette.responses import JSONResponse, Response
 
 from ..domain.errors import BadRequest
 from ..domain.telemetry import AttributeScope, TelemetryPoint, split_keys
+from ..services.telemetry import MAX_POINTS
 from .body import optional_int, parse_uuid, query_int, read_body
 from .routing import Operation, Param, principal, services
+from .schema_parts import NOT_NUL, WHITE_SPACE, query_integer
 
 BASE = "/api/plugins/telemetry/{entityType}/{entityId}"
 DEFAULT_LIMIT = 100
@@ -84,30 +86,25 @@ async def all_attributes(request: Request) -> Response:
 
 
 async def timeseries(request: Request) -> Response:
-    """Latest values, or with startTs and endTs the history (newest first unless orderBy=ASC)."""
+    """Latest values; or, with keys, startTs and endTs all given, the history between them
+    (newest first unless orderBy=ASC): ThingsBoard chooses between its two handlers so."""
     user, device_id, keys = await principal(request), _device_id(request), _keys(request)
     strict = request.query_params.get("useStrictDataTypes", "false").lower() == "true"
+    # Every parameter is checked, even those the latest values do not use.
+    start, end = optional_int(request, "startTs"), optional_int(request, "endTs")
+    limit = query_int(request, "limit", DEFAULT_LIMIT, minimum=1)
+    if limit > MAX_POINTS:
+        raise BadRequest(f"Parameter 'limit' must be at most {MAX_POINTS}")
+    order = (request.query_params.get("orderBy") or "DESC").upper()
+    if order not in ("ASC", "DESC"):
+        raise BadRequest("Parameter 'orderBy' must be ASC or DESC")
     telemetry = services(request).telemetry
-    start = optional_int(request, "startTs")
     series: dict[str, list[TelemetryPoint]]
-    if start is None:
+    if keys and start is not None and end is not None:
+        series = await telemetry.history(user, device_id, keys, start, end, limit, order == "DESC")
+    else:
         latest = await telemetry.latest(user, device_id, keys)
         series = {key: [point] for key, point in latest.items()}
-    else:
-        if not keys:
-            raise BadRequest("Parameter 'keys' is required with startTs")
-        order = (request.query_params.get("orderBy") or "DESC").upper()
-        if order not in ("ASC", "DESC"):
-            raise BadRequest("Parameter 'orderBy' must be ASC or DESC")
-        series = await telemetry.history(
-            user,
-            device_id,
-            keys,
-            start,
-            query_int(request, "endTs"),
-            query_int(request, "limit", DEFAULT_LIMIT, minimum=1),
-            order == "DESC",
-        )
     return JSONResponse(
         {
             key: [{"ts": p.ts, "value": wire_value(p.value, strict)} for p in points]
@@ -123,6 +120,16 @@ async def timeseries_keys(request: Request) -> Response:
 
 TAG = "Telemetry"
 KEYS = Param("keys", "Comma-separated keys")
+# Users write shared and server attributes; client attributes are the device's own.
+WRITE_PATH = {
+    "entityType": {"enum": ["DEVICE"]},
+    "scope": {"enum": [AttributeScope.SERVER_SCOPE.value, AttributeScope.SHARED_SCOPE.value]},
+}
+READ_PATH = {
+    "entityType": {"enum": ["DEVICE"]},
+    "scope": {"enum": [s.value for s in AttributeScope]},
+}
+ORDER = {"type": "string", "pattern": "^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])?$"}
 OPERATIONS = [
     Operation(
         "POST",
@@ -131,6 +138,7 @@ OPERATIONS = [
         "Save SHARED_SCOPE or SERVER_SCOPE attributes; shared ones reach the device",
         TAG,
         body="AttributesBody",
+        path_params=WRITE_PATH,
     ),
     Operation(
         "POST",
@@ -139,6 +147,7 @@ OPERATIONS = [
         "Save attributes (ThingsBoard's v2 path)",
         TAG,
         body="AttributesBody",
+        path_params=WRITE_PATH,
     ),
     Operation(
         "DELETE",
@@ -146,7 +155,18 @@ OPERATIONS = [
         delete_attributes,
         "Delete attributes; deleted shared keys reach the device",
         TAG,
-        query=[Param("keys", "Comma-separated keys", required=True)],
+        query=[
+            Param(
+                "keys",
+                "Comma-separated keys, at least one",
+                required=True,
+                schema={
+                    "type": "string",
+                    "pattern": f"^{NOT_NUL}*[^\\u0000,{WHITE_SPACE}]{NOT_NUL}*$",
+                },
+            )
+        ],
+        path_params=READ_PATH,
     ),
     Operation(
         "GET",
@@ -156,6 +176,7 @@ OPERATIONS = [
         TAG,
         query=[KEYS],
         response="AttributeList",
+        path_params=READ_PATH,
     ),
     Operation(
         "GET",
@@ -165,6 +186,7 @@ OPERATIONS = [
         TAG,
         query=[KEYS],
         response="AttributeList",
+        path_params=READ_PATH,
     ),
     Operation(
         "GET",
@@ -174,13 +196,14 @@ OPERATIONS = [
         TAG,
         query=[
             KEYS,
-            Param("startTs", "From, ms", type="integer"),
-            Param("endTs", "To, ms", type="integer"),
-            Param("limit", "Points per key (100)", type="integer"),
-            Param("orderBy", "ASC or DESC (default)"),
-            Param("useStrictDataTypes", "true: values keep their JSON types"),
+            Param("startTs", "From, ms; with keys and endTs: the history", type="integer"),
+            Param("endTs", "To, ms; with keys and startTs: the history", type="integer"),
+            Param("limit", "Points per key (100)", schema=query_integer(1, MAX_POINTS)),
+            Param("orderBy", "ASC or DESC (default), in any case", schema=ORDER),
+            Param("useStrictDataTypes", "true (in any case): values keep their JSON types"),
         ],
         response="TimeseriesMap",
+        path_params=READ_PATH,
     ),
     Operation(
         "GET",
@@ -189,5 +212,6 @@ OPERATIONS = [
         "Telemetry keys of a device",
         TAG,
         response="KeyList",
+        path_params=READ_PATH,
     ),
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .body import json_body, page_request, parse_uuid
+from .body import json_body, page_request, paging, parse_uuid
 from .forms import customer_form, tenant_form
-from .routing import PAGING, Operation, principal, services
+from .routing import Operation, principal, services
 from .views import customer_json, page_json, tenant_json
 
 
@@ -58,6 +58,7 @@ async def delete_customer(request: Request) -> Response:
     return Response(status_code=200)
 
 
+TITLE_PAGING = paging(("createdTime", "title"), "title")
 OPERATIONS = [
     Operation(
         "POST",
@@ -65,7 +66,7 @@ OPERATIONS = [
         save_tenant,
         "Create or update a tenant",
         "Tenants",
-        body="Tenant",
+        body="TenantRequest",
         response="Tenant",
     ),
     Operation(
@@ -77,7 +78,7 @@ OPERATIONS = [
         list_tenants,
         "Tenants, a page at a time",
         "Tenants",
-        query=PAGING,
+        query=TITLE_PAGING,
         response="PageDataTenant",
     ),
     Operation(
@@ -93,7 +94,7 @@ OPERATIONS = [
         save_customer,
         "Create or update a customer",
         "Customers",
-        body="Customer",
+        body="CustomerRequest",
         response="Customer",
     ),
     Operation(
@@ -110,7 +111,7 @@ OPERATIONS = [
         list_customers,
         "Customers of the tenant",
         "Customers",
-        query=PAGING,
+        query=TITLE_PAGING,
         response="PageDataCustomer",
     ),
     Operation(

@@ -21,6 +21,20 @@ from ..domain.model import (
 from .body import NULL_UUID, entity_id_json
 
 CONTACT_FIELDS = ("country", "state", "city", "address", "address2", "zip", "phone", "email")
+# ThingsBoard's device profile fields that otakit keeps without acting on them, by kind.
+PROFILE_ENUMS = {
+    "type": ["DEFAULT"],
+    "transportType": ["DEFAULT", "MQTT", "COAP", "LWM2M", "SNMP"],
+    "provisionType": [
+        "DISABLED",
+        "ALLOW_CREATE_NEW_DEVICES",
+        "CHECK_PRE_PROVISIONED_DEVICES",
+        "X509_CERTIFICATE_CHAIN",
+    ],
+}
+PROFILE_TEXTS = ("image", "defaultQueueName", "provisionDeviceKey")
+PROFILE_IDS = ("defaultRuleChainId", "defaultDashboardId", "defaultEdgeRuleChainId", "externalId")
+PROFILE_DETAILS = (*PROFILE_ENUMS, "profileData", *PROFILE_TEXTS, *PROFILE_IDS)
 DEFAULT_DEVICE_DATA = {
     "configuration": {"type": "DEFAULT"},
     "transportConfiguration": {"type": "DEFAULT"},
@@ -77,7 +91,7 @@ def user_json(user: User) -> JsonDict:
 
 def profile_json(profile: DeviceProfile) -> JsonDict:
     return {
-        **profile.details,
+        **{name: profile.details.get(name) for name in PROFILE_DETAILS},
         "id": entity_id_json(EntityType.DEVICE_PROFILE, profile.id),
         "createdTime": profile.created_time,
         "tenantId": entity_id_json(EntityType.TENANT, profile.tenant_id),

@@ -37,7 +37,7 @@ class Attribute:
 
 
 MAX_KEY_LENGTH = 255
-# The largest timestamp a 64-bit column holds.
+# The latest `ts` a BIGINT column holds.
 MAX_TS = 2**63 - 1
 
 
@@ -53,6 +53,9 @@ def _check_values(values: object) -> dict[str, JsonValue]:
 def _points_of(entry: object, now_ms: int) -> list[TelemetryPoint]:
     if isinstance(entry, dict) and "ts" in entry and "values" in entry:
         ts = entry["ts"]
+        # 1.7e12 is an integer to JSON (and to ThingsBoard), if not to Python's parser.
+        if isinstance(ts, float) and ts.is_integer():
+            ts = int(ts)
         if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts <= MAX_TS:
             raise BadRequest("Telemetry 'ts' must be milliseconds since the epoch")
         values = _check_values(entry["values"])

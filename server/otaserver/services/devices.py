@@ -125,7 +125,7 @@ class Devices:
         return found[0]
 
     async def _add_credentials(self, repos: Repositories, device_id: UUID, token: str) -> None:
-        _check_token(token)
+        check_token(token)
         credentials = DeviceCredentials(
             id=uuid4(),
             created_time=self._clock.now_ms(),
@@ -192,7 +192,7 @@ class Devices:
         self, principal: Principal, device_id: UUID, token: str
     ) -> DeviceCredentials:
         principal.require_tenant_admin()
-        _check_token(token)
+        check_token(token)
         async with self._audit.action(
             principal, ActionType.CREDENTIALS_UPDATED, EntityType.DEVICE
         ) as (repos, record):
@@ -246,7 +246,7 @@ def _customer_edit(existing: Device | None, device: Device) -> Device:
     )
 
 
-def _check_token(token: str) -> None:
+def check_token(token: str) -> None:
     if not 0 < len(token) <= MAX_TOKEN_LENGTH or "/" in token or any(c.isspace() for c in token):
         raise BadRequest(
             f"Access token must be 1 to {MAX_TOKEN_LENGTH} characters, without '/' or spaces"

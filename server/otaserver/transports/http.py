@@ -125,7 +125,7 @@ OPERATIONS = [
         post_telemetry,
         "Report telemetry: an object, {ts, values}, or an array",
         TAG,
-        body="AttributesBody",
+        body="TelemetryBody",
         public=True,
     ),
     Operation(

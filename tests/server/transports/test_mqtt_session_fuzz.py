@@ -28,7 +28,8 @@ from tests.support.process import ServerProcess
 from tests.support.recording_proxy import RecordingProxy
 
 INPUTS = 50_000
-SECONDS = 400  # the bound on the flood: 50 000 inputs take 90-115 s alone on 2 cores, up to 4 min beside other tests
+# The bound on the flood: 50 000 inputs take 90-115 s alone on 2 cores, 4 min beside others.
+SECONDS = 400
 SEED = 20_240_611
 FUZZED = bytes((i * 5 + 1) % 256 for i in range(20_000))
 HONEST = bytes((i * 11 + 7) % 251 for i in range(64 * 1024))
