@@ -179,7 +179,9 @@ class OtaRepository:
         if statuses is not None:
             conditions.append(states.c.status.in_(statuses))
         if request.text_search:
-            conditions.append(sa.func.lower(devices.c.name).contains(request.text_search.lower()))
+            # autoescape: a '%' or '_' searched for is that character, as in the other lists.
+            search = request.text_search.lower()
+            conditions.append(sa.func.lower(devices.c.name).contains(search, autoescape=True))
         base = sa.select(devices.c.id).select_from(devices.outerjoin(states, on)).where(*conditions)
         total = (
             await self._execute(sa.select(sa.func.count()).select_from(base.subquery()))
