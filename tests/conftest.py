@@ -116,7 +116,7 @@ def activate(creator: Api, user_id: str, email: str, password: str) -> Api:
     return Api.login(creator.url, email, password)
 
 
-def create_tenant(sysadmin: Api) -> TenantContext:
+def create_tenant(sysadmin: Api, password: str = "tenant-password") -> TenantContext:
     tenant = sysadmin.post("/api/tenant", {"title": f"tenant-{uuid.uuid4().hex[:8]}"})
     tenant_id = tenant["id"]["id"]
     email = f"admin-{uuid.uuid4().hex[:8]}@otakit.test"
@@ -125,7 +125,7 @@ def create_tenant(sysadmin: Api) -> TenantContext:
         {"email": email, "authority": "TENANT_ADMIN", "tenantId": entity_id("TENANT", tenant_id)},
         params={"sendActivationMail": "false"},
     )
-    api = activate(sysadmin, user["id"]["id"], email, "tenant-password")
+    api = activate(sysadmin, user["id"]["id"], email, password)
     profile = api.get("/api/deviceProfileInfo/default")
     return TenantContext(api, tenant_id, email, profile["id"]["id"])
 

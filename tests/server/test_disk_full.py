@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import activate, database_for
+from tests.conftest import create_tenant, database_for
 from tests.support.api import Api, assert_error, entity_id
 from tests.support.process import (
     ADMIN_EMAIL,
@@ -53,11 +53,11 @@ def small_disk(megabytes: int) -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Writes a file until the disk is full; deleting it gives the space back."""
     filler = disk / "filler"
-    with filler.open("wb") as file:
+    # Unbuffered: a buffered file would try its last piece again on close, and fail there.
+    with filler.open("wb", buffering=0) as file:
         try:
             while True:
                 file.write(b"\0" * 65536)
-                file.flush()
         except OSError as error:
             assert error.errno == errno.ENOSPC
     return filler
@@ -107,19 +107,8 @@ def full_server(backend: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, P
 
 
 def admin_of_new_tenant(server: ServerProcess) -> tuple[Api, str]:
-    root = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-    tenant = root.post("/api/tenant", {"title": "t"})
-    user = root.post(
-        "/api/user",
-        {
-            "email": "a@t.test",
-            "authority": "TENANT_ADMIN",
-            "tenantId": entity_id("TENANT", tenant["id"]["id"]),
-        },
-        params={"sendActivationMail": "false"},
-    )
-    api = activate(root, user["id"]["id"], "a@t.test", "tenant-password")
-    return api, api.get("/api/deviceProfileInfo/default")["id"]["id"]
+    tenant = create_tenant(Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD))
+    return tenant.api, tenant.default_profile_id
 
 
 def until_refused(send: object, attempts: int = 2000) -> httpx.Response:

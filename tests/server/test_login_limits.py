@@ -16,7 +16,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.conftest import activate, database_for
+from tests.conftest import create_tenant, database_for
 from tests.support.api import Api, assert_error, entity_id
 from tests.support.mqtt import MqttDevice
 from tests.support.process import ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess, start_server
@@ -56,19 +56,7 @@ def admin(guarded: ServerProcess) -> Iterator[Api]:
 
 def new_account(admin: Api) -> str:
     """A tenant administrator of a new tenant, with PASSWORD; returns the e-mail."""
-    tenant = admin.post("/api/tenant", {"title": f"t-{uuid.uuid4().hex[:6]}"})
-    email = f"owner-{uuid.uuid4().hex[:8]}@otakit.test"
-    user = admin.post(
-        "/api/user",
-        {
-            "email": email,
-            "authority": "TENANT_ADMIN",
-            "tenantId": entity_id("TENANT", tenant["id"]["id"]),
-        },
-        params={"sendActivationMail": "false"},
-    )
-    activate(admin, user["id"]["id"], email, PASSWORD)
-    return email
+    return create_tenant(admin, PASSWORD).admin_email
 
 
 def address() -> str:
@@ -170,7 +158,8 @@ def test_a_flood_of_bad_logins_cannot_starve_the_devices(
                 pool.submit(login, guarded, f"n{i}-{uuid.uuid4().hex[:4]}@x.test", "x", address())
                 for i in range(64)
             ]
-            during, deadline = [], time.monotonic() + 60
+            during: list[float] = []
+            deadline = time.monotonic() + 60
             while not all(f.done() for f in flood) and time.monotonic() < deadline:
                 during.append(round_trip(device, len(during)))
             answers = [future.result().status_code for future in flood]

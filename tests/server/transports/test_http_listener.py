@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import activate
+from tests.conftest import create_tenant
 from tests.support.api import Api, assert_error, entity_id
 from tests.support.mqtt import MqttDevice
 from tests.support.process import ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess, start_server
@@ -57,20 +57,8 @@ class Device:
 
 
 def device_with_firmware(server: ServerProcess, size: int = 256 * 1024) -> Device:
-    root = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-    tenant = root.post("/api/tenant", {"title": f"t-{uuid.uuid4().hex[:6]}"})
-    email = f"a-{uuid.uuid4().hex[:6]}@otakit.test"
-    user = root.post(
-        "/api/user",
-        {
-            "email": email,
-            "authority": "TENANT_ADMIN",
-            "tenantId": entity_id("TENANT", tenant["id"]["id"]),
-        },
-        params={"sendActivationMail": "false"},
-    )
-    api = activate(root, user["id"]["id"], email, "tenant-password")
-    profile = api.get("/api/deviceProfileInfo/default")["id"]["id"]
+    tenant = create_tenant(Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD))
+    api, profile = tenant.api, tenant.default_profile_id
     data = os.urandom(size)
     package = api.create_package(profile, "fw", "1.0")
     api.upload(package["id"]["id"], data)
