@@ -20,7 +20,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 
-from tests.support.mqtt_wire import frame, split, varint
+from tests.support.mqtt_wire import frame, read_varint, split, varint
 
 Packets = list[bytes]
 
@@ -276,14 +276,10 @@ class _Publish:
         size = int.from_bytes(body[:2], "big")
         pos = 2 + size + (2 if packet[0] & 0b0110 else 0)
         if level == 5 and pos < len(body):
-            length, shift = 0, 0
-            while pos < len(body):
-                byte = body[pos]
-                pos += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
+            properties = read_varint(body, pos)
+            if properties is None:
+                return None
+            length, pos = properties
             pos += length
         if pos > len(body):
             return None

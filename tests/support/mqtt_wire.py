@@ -47,6 +47,20 @@ def subscribe(packet_id: int, filters: list[str], level: int = 4, qos: int = 1) 
     return packet(0x82, packet_id.to_bytes(2, "big") + properties + body)
 
 
+def read_varint(data: bytes, pos: int) -> tuple[int, int] | None:
+    """The variable byte integer at `pos` and the position after it; None if the data ends
+    inside it."""
+    value, shift = 0, 0
+    while pos < len(data):
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+    return None
+
+
 def frame(data: bytes, pos: int = 0) -> tuple[int, int] | None:
     """(body start, end) of the packet at `pos`; None until its bytes are all in.
 
@@ -98,14 +112,9 @@ class Received:
         if self.flags & 0b0110:
             pos += 2
         if level == 5:
-            length, shift = 0, 0
-            while True:
-                byte = self.body[pos]
-                pos += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
+            properties = read_varint(self.body, pos)
+            assert properties is not None, self
+            length, pos = properties
             pos += length
         return topic, self.body[pos:]
 

@@ -261,13 +261,7 @@ def test_what_a_database_cannot_store_never_reaches_it(
     for body in [b'{"k":"a\\u0000b"}', b'{"a\\u0000":1}', b'{"k":"\\ud800"}']:
         assert coap.post(telemetry, body).code == Code.BAD_REQUEST, body
         assert coap.post(attributes, body).code == Code.BAD_REQUEST, body
-    stderr = subprocess.run(
-        [libcoap_client(), "-m", "get", "-B", "5", coap_url(coap_server, device, "%00")],
-        capture_output=True,
-        timeout=30,
-        check=True,
-    ).stderr
-    assert stderr.startswith(b"4.01"), stderr
+    assert libcoap_get(coap_url(coap_server, device, "%00")).startswith(b"4.01")
     assert_quiet(coap_server)
 
 
@@ -291,11 +285,12 @@ def test_query_numbers_are_ascii_digits(
         with RawEndpoint(coap_server.coap_port) as raw:
             reply = raw.exchange(datagram)
         assert reply is not None and reply.code == expected, (digits, reply)
-    stderr = subprocess.run(
-        [libcoap_client(), "-m", "get", "-B", "5", coap_url(coap_server, device, "?chunk=%D9%A3")],
-        capture_output=True,
-        timeout=30,
-        check=True,
-    ).stderr
-    assert stderr.startswith(b"4.00"), stderr
+    assert libcoap_get(coap_url(coap_server, device, "?chunk=%D9%A3")).startswith(b"4.00")
     assert_quiet(coap_server)
+
+
+def libcoap_get(url: str) -> bytes:
+    """What libcoap's client reports of a GET: its error answers go to stderr."""
+    return subprocess.run(
+        [libcoap_client(), "-m", "get", "-B", "5", url], capture_output=True, timeout=30, check=True
+    ).stderr
