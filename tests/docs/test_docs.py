@@ -1,0 +1,70 @@
+"""The docs, run as a reader runs them: every shell block, in order, against a fresh demo server.
+
+So README.md, client/README.md and docs/conformance.md cannot go stale: a command that no longer
+works, or an output that no longer appears, fails here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.markdown_blocks import SHELL_LANGUAGES, blocks
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = ("README.md", "client/README.md", "docs/conformance.md")
+
+
+def run_document(
+    name: str, workdir: Path, timeout_s: float = 420
+) -> subprocess.CompletedProcess[str]:
+    if shutil.which("unshare") is None:
+        pytest.skip("running the docs needs util-linux's unshare (a network namespace of its own)")
+    return subprocess.run(
+        [
+            "unshare",
+            "-rn",
+            sys.executable,
+            "-m",
+            "tests.support.docrun",
+            str(ROOT / name),
+            "--workdir",
+            str(workdir),
+            "--timeout",
+            str(timeout_s),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s + 90,
+    )
+
+
+def ran_cleanly(result: subprocess.CompletedProcess[str], workdir: Path) -> str:
+    server_log = (workdir / "server.log").read_text() if (workdir / "server.log").exists() else ""
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n"
+        f"{result.stderr[-4000:]}\n--- server log\n{server_log[-4000:]}"
+    )
+    assert "Traceback" not in server_log, server_log
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_every_shell_block_runs_or_says_why_not(name: str) -> None:
+    found = [b for b in blocks((ROOT / name).read_text()) if b.language in SHELL_LANGUAGES]
+    assert found, f"{name} has no shell block"
+    for block in found:
+        assert block.not_run_because is None or block.not_run_because.strip(), block.line
+
+
+def test_readme_walkthrough_updates_a_demo_device(tmp_path: Path) -> None:
+    out = ran_cleanly(run_document("README.md", tmp_path), tmp_path)
+    # The virtual device's one JSON line per state, ending in UPDATED to the package just made.
+    assert '"UPDATED"' in out and '"thermostat-fw"' in out, out
+    # The MQTT and CoAP one-liners fetched the package's first bytes, not an error text.
+    assert out.count("chunk 0 matches") == 2, out
