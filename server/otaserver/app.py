@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 
 from .api.errors import EXCEPTION_HANDLERS
 from .api.guard import UrlTextGuard
+from .api.metrics import metrics_routes
 from .api.routes import routes
 from .blobs.filestore import FileBlobStore
 from .domain import faults
@@ -21,6 +22,7 @@ from .domain.enums import UpdateStatus
 from .domain.inputs import InputLimits
 from .domain.logins import LoginPolicy
 from .domain.orchestration import PackRate
+from .metrics import Metrics
 from .pubsub import PostgresPubSub, asyncpg_dsn
 from .services.auth import Authenticator, signing_secret
 from .services.bootstrap import ensure_admin, seed_demo
@@ -65,6 +67,8 @@ def input_limits(settings: Settings) -> InputLimits:
 
 
 def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics()  # Prometheus's /metrics (api/metrics.py)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +129,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
             max_connections=settings.mqtt_max_connections,
             warnings=ThrottledLog(logging.getLogger("otaserver.mqtt"), settings.log_repeat_seconds),
+            metrics=metrics,
         )
         if settings.mqtt_port:
             await mqtt.start(settings.host, settings.mqtt_port)
@@ -132,6 +137,7 @@ def create_app(settings: Settings) -> Starlette:
             app.state.services.device_api,
             sessions,
             ThrottledLog(logging.getLogger("otaserver.coap"), settings.log_repeat_seconds),
+            metrics=metrics,
         )
         if settings.coap_port:
             await coap.start(settings.host, settings.coap_port)
@@ -147,6 +153,7 @@ def create_app(settings: Settings) -> Starlette:
                 },
                 settings.ota_max_retries,
             ),
+            on_notified=metrics.notified,
         )
         worker_task = asyncio.create_task(worker.run())
         _print_report(report, settings)
@@ -162,12 +169,17 @@ def create_app(settings: Settings) -> Starlette:
                 await pubsub.close()
             await engine.dispose()
 
-    return Starlette(
-        routes=routes(http_device_api.OPERATIONS, input_limits(settings)),
+    app = Starlette(
+        routes=[
+            *routes(http_device_api.OPERATIONS, input_limits(settings)),
+            *metrics_routes(settings.metrics),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[Middleware(UrlTextGuard)],
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    return app
 
 
 async def _bootstrap(

@@ -38,12 +38,11 @@ def serve(values: dict[str, object]) -> int:
         return 2
     from .app import create_app
     from .descriptors import fit_connection_bounds
+    from .logs import configure as configure_logging
     from .throttled_log import ThrottledLog
     from .transports.http_listener import guarded_protocol
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     bounds = fit_connection_bounds(settings.http_max_connections, settings.mqtt_max_connections)
     if bounds.warning:
         logging.getLogger("otakit").warning(bounds.warning)
@@ -55,6 +54,7 @@ def serve(values: dict[str, object]) -> int:
         host=settings.host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # logs.configure's format, also for uvicorn's access log
         lifespan="on",
         timeout_graceful_shutdown=5,
         http=guarded_protocol(

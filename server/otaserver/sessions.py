@@ -7,9 +7,10 @@ A listener must not block: transports queue the update and send it from their ow
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -17,10 +18,19 @@ Update = dict[str, Any]
 Listener = Callable[[Update], None]
 
 
+class Transport(StrEnum):
+    """Whose session it is: an MQTT connection, a CoAP observation, an HTTP long poll."""
+
+    MQTT = "mqtt"
+    COAP = "coap"
+    HTTP = "http"
+
+
 @dataclass(eq=False)
 class Subscription:
     device_id: UUID
     listener: Listener
+    transport: Transport
     registry: SessionRegistry = field(repr=False)
 
     def close(self) -> None:
@@ -30,21 +40,28 @@ class Subscription:
 class SessionRegistry:
     def __init__(self) -> None:
         self._listeners: dict[UUID, set[Subscription]] = defaultdict(set)
+        self._open: Counter[Transport] = Counter()
 
-    def subscribe(self, device_id: UUID, listener: Listener) -> Subscription:
-        subscription = Subscription(device_id, listener, self)
+    def subscribe(self, device_id: UUID, listener: Listener, transport: Transport) -> Subscription:
+        subscription = Subscription(device_id, listener, transport, self)
         self._listeners[device_id].add(subscription)
+        self._open[transport] += 1
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         listeners = self._listeners.get(subscription.device_id)
-        if listeners is not None:
+        if listeners is not None and subscription in listeners:
             listeners.discard(subscription)
+            self._open[subscription.transport] -= 1
             if not listeners:
                 del self._listeners[subscription.device_id]
 
     def count(self, device_id: UUID) -> int:
         return len(self._listeners.get(device_id, ()))
+
+    def open_sessions(self, transport: Transport) -> int:
+        """How many sessions of this transport are open: the devices connected through it."""
+        return self._open[transport]
 
     async def publish(self, device_id: UUID, update: Update) -> None:
         for subscription in list(self._listeners.get(device_id, ())):

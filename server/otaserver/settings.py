@@ -90,6 +90,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+LOG_FORMATS = ("plain", "json")
+
+
+def _log_format(text: str) -> str:
+    value = text.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
+    return value
+
+
 def _fault_names(text: str) -> frozenset[str]:
     names = frozenset(name.strip() for name in text.split(",") if name.strip())
     unknown = names - {fault.value for fault in Fault}
@@ -313,6 +323,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "(see otaserver/domain/faults.py). Never set in production.",
     ),
     SettingSpec("log_level", "info", str, "Log level: debug, info, warning or error."),
+    SettingSpec(
+        "log_format",
+        "plain",
+        _log_format,
+        "plain: one text line per record; json: one JSON object per line. Applies to every "
+        "log line, uvicorn's access log included.",
+    ),
+    SettingSpec(
+        "metrics",
+        True,
+        _flag,
+        "Serve Prometheus metrics at /metrics on the HTTP port, without authentication "
+        "(counts only, no tenant data); off turns the route off.",
+    ),
 )
 
 
@@ -355,6 +379,8 @@ class Settings:
     ota_max_retries: int
     inject_faults: frozenset[str]
     log_level: str
+    log_format: str
+    metrics: bool
 
     @property
     def effective_database_url(self) -> str:

@@ -12,6 +12,7 @@ from .dashboard import Dashboard
 from .device_api import DeviceApi
 from .devices import Devices
 from .lookups import LookupCache
+from .monitoring import Monitoring
 from .orchestration import Orchestrator
 from .packages import Packages
 from .ports import BlobStore, Clock, Notifier, Storage
@@ -36,6 +37,7 @@ class Services:
     orchestrator: Orchestrator
     dashboard: Dashboard
     limits: InputLimits
+    monitoring: Monitoring
 
     @classmethod
     def build(
@@ -66,4 +68,5 @@ class Services:
             orchestrator=orchestrator,
             dashboard=Dashboard(storage),
             limits=limits,
+            monitoring=Monitoring(storage),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from .orchestration import record_reported
 from .ports import BlobStore, Clock, Repositories, Storage
 
 BAD_TOKEN = "Invalid device access token"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ class DeviceApi:
         )
         async with self._storage.transaction() as repos:
             await repos.device_data.save_telemetry(device.device_id, points)
-            await record_reported(repos, device.device_id, device.tenant_id, points)
+            changes = await record_reported(repos, device.device_id, device.tenant_id, points)
+        for change in changes:
+            change.log(device.name, log)
 
     def _stamp(self, device_id: UUID) -> int:
         """The server's time for telemetry that carries none, never twice the same per device.

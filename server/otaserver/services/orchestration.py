@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,6 +22,10 @@ from ..domain.orchestration import (
 from ..domain.rules import effective_package_id
 from ..domain.telemetry import AttributeScope, TelemetryPoint
 from .ports import Clock, Notifier, QueueEntry, Repositories, UpdateState
+
+log = logging.getLogger(__name__)
+# The longest status or error text of a device's that goes into a log line.
+MAX_LOGGED = 200
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,16 @@ class Orchestrator:
             if new is not None and changed:
                 package = await repos.packages.get(new)
                 if package is not None:
-                    await self._send(repos, after[0], package, now)
+                    queued = await self._send(repos, after[0], package, now)
+                    log.info(
+                        "%s assigned to device %r: %s queued",
+                        _package(package),
+                        after[0].name,
+                        _devices(int(queued)),
+                    )
             elif new is None and old is not None:
                 pushes.append(await self._remove(repos, after[0], package_type))
+                log.info("%s unassigned from device %r", package_type.lower(), after[0].name)
         return pushes
 
     async def profile_saved(
@@ -74,24 +86,42 @@ class Orchestrator:
                 continue
             package = None if new is None else await repos.packages.get(new)
             own = "firmware_id" if package_type is OtaPackageType.FIRMWARE else "software_id"
-            for device in await repos.devices.find(device_profile_id=after.id, **{own: None}):
+            devices = await repos.devices.find(device_profile_id=after.id, **{own: None})
+            queued = 0
+            for device in devices:
                 if package is not None:
-                    await self._send(repos, device, package, now)
+                    queued += await self._send(repos, device, package, now)
                 else:
                     pushes.append(await self._remove(repos, device, package_type))
+            if package is not None:
+                log.info(
+                    "%s assigned to profile %r: %s queued",
+                    _package(package),
+                    after.name,
+                    _devices(queued),
+                )
+            else:
+                log.info(
+                    "%s unassigned from profile %r: %s follow it",
+                    package_type.lower(),
+                    after.name,
+                    _devices(len(devices)),
+                )
         return pushes
 
     async def _send(
         self, repos: Repositories, device: Device, package: OtaPackage, ts: int
-    ) -> None:
+    ) -> bool:
+        """Queues the device for the package, unless it is on it already; says which."""
         title_key, version_key = current_keys(package.type)
         current = await repos.device_data.latest_telemetry(device.id, [title_key, version_key])
         title, version = (current.get(key) for key in (title_key, version_key))
         if on_target(title and title.value, version and version.value, package):
-            return  # the user guide: a device already on the package is not notified
+            return False  # the user guide: a device already on the package is not notified
         state = await repos.ota.state(device.id, package.type)
         retries = state.retries if state is not None and state.package_id == package.id else 0
         await self.requeue(repos, device, package, ts, retries)
+        return True
 
     async def requeue(
         self, repos: Repositories, device: Device, package: OtaPackage, ts: int, retries: int
@@ -141,14 +171,52 @@ class Orchestrator:
         return Push(device.id, {"deleted": keys})
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    """A device's update status moved: logged once its transaction is committed."""
+
+    package_type: OtaPackageType
+    before: str
+    after: str
+    error: str | None = None
+
+    def log(self, device_name: str, logger: logging.Logger = log) -> None:
+        error = f": {_shown(self.error)}" if self.error else ""
+        logger.info(
+            "device %r %s: %s -> %s%s",
+            device_name,
+            self.package_type.lower(),
+            _shown(self.before) if self.before else "(none)",
+            _shown(self.after),
+            error,
+            extra={"device": device_name, "status": self.after},
+        )
+
+
+def _shown(text: str) -> str:
+    """A device's text as a log line may hold it: one line, not too long."""
+    text = text if len(text) <= MAX_LOGGED else text[:MAX_LOGGED] + "..."
+    return text if text.isprintable() else repr(text)
+
+
+def _devices(count: int) -> str:
+    return f"{count} device" if count == 1 else f"{count} devices"
+
+
+def _package(package: OtaPackage) -> str:
+    return f"{package.type.lower()} {package.title!r} {package.version!r}"
+
+
 async def record_reported(
     repos: Repositories, device_id: UUID, tenant_id: UUID, points: list[TelemetryPoint]
-) -> None:
-    """Keeps a device's own `fw_state`/`sw_state` reports as its update state.
+) -> list[StatusChange]:
+    """Keeps a device's own `fw_state`/`sw_state` reports as its update state, and returns
+    the changes of status, to be logged.
 
     Every string is kept (IDLE, unknown ones, repeats); only the newest report counts, so
     telemetry that arrives late with an old timestamp changes nothing.
     """
+    changes: list[StatusChange] = []
     for package_type in OtaPackageType:
         reports = [p for p in points if p.key == state_key(package_type)]
         if not reports:
@@ -169,6 +237,10 @@ async def record_reported(
                 error=None,
                 retries=0,
             )
+        before = state.status
         state.status, state.status_ts = str(latest.value)[:64], latest.ts
         state.error = str(errors[-1].value) if errors else None
         await repos.ota.save_state(state)
+        if state.status != before:
+            changes.append(StatusChange(package_type, before, state.status, state.error))
+    return changes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -28,7 +29,7 @@ from ..domain.orchestration import (
 from ..domain.ota import shared_attributes
 from ..domain.rules import effective_package_id
 from ..domain.telemetry import AttributeScope, TelemetryPoint
-from .orchestration import Orchestrator, Push
+from .orchestration import Orchestrator, Push, StatusChange
 from .ports import Clock, QueueEntry, Repositories, Storage
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,16 @@ class QueueWorker:
         orchestrator: Orchestrator,
         rate: PackRate,
         stuck: StuckPolicy,
+        on_notified: Callable[[int], None] = lambda _devices: None,
     ) -> None:
         self._storage = storage
         self._clock = clock
         self._orchestrator = orchestrator
         self._rate = rate
         self._stuck = stuck
+        self._on_notified = on_notified  # counts notifications, for the metrics
         self._next_stuck_check = 0
+        self._pack = 0  # devices notified since the queue last had to wait
 
     async def run(self) -> None:
         paused: str | None = None  # why the worker cannot go on, said once until it can
@@ -97,13 +101,25 @@ class QueueWorker:
                 rate = PackRate(rate.size * 2, rate.interval_ms)
             wait = rate.wait_ms(now, recent)
             if wait:
+                await self._pack_done(repos)
                 return wait
             entry = await repos.ota.next_pending()
             if entry is None:
+                await self._pack_done(repos)
                 return IDLE_POLL_MS
             pushes = await self._notify(repos, entry, now)
         await self._orchestrator.deliver(pushes)
+        if pushes:  # a stale record notifies nobody
+            self._pack += 1
+            self._on_notified(1)
         return 0
+
+    async def _pack_done(self, repos: Repositories) -> None:
+        """The queue waits, for its pace or for work: one line for the devices just notified."""
+        if self._pack:
+            waiting = await repos.ota.pending_count()
+            log.info("update queue pack: %d notified, %d still queued", self._pack, waiting)
+            self._pack = 0
 
     async def _notify(self, repos: Repositories, entry: QueueEntry, now: int) -> list[Push]:
         # Locked: an assignment saved meanwhile either waits for this record or is seen by it,
@@ -147,6 +163,14 @@ class QueueWorker:
             state.status, state.status_ts, state.error = UpdateStatus.INITIATED.value, now, None
             await repos.ota.save_state(state)
         pushes = [Push(device.id, {"deleted": deleted})] if deleted else []
+        log.info(
+            "device %r %s: QUEUED -> INITIATED, notified of %r %r",
+            device.name,
+            kind.lower(),
+            package.title,
+            package.version,
+            extra={"device": device.name, "status": UpdateStatus.INITIATED.value},
+        )
         return [*pushes, Push(device.id, values)]
 
     async def fail_stuck(self) -> int:
@@ -184,6 +208,7 @@ class QueueWorker:
                 TelemetryPoint(error_key(kind), now, error),
             ],
         )
+        StatusChange(kind, state.status, UpdateStatus.FAILED.value, error).log(device.name, log)
         state.status, state.status_ts, state.error = UpdateStatus.FAILED.value, now, error
         await repos.ota.save_state(state)
         package = await repos.packages.get(state.package_id)

@@ -129,6 +129,20 @@ class OtaRepository:
         )
         return [UpdateState(**row._mapping) for row in rows]
 
+    async def status_counts(self) -> dict[tuple[OtaPackageType, str], int]:
+        """Devices per (package type, status) over every tenant, of devices with a target."""
+        states, devices = tables.ota_states, tables.devices
+        query = (
+            sa.select(states.c.package_type, states.c.status, sa.func.count().label("devices"))
+            .join(devices, devices.c.id == states.c.device_id)
+            .where(states.c.package_id.is_not(None))
+            .group_by(states.c.package_type, states.c.status)
+        )
+        return {
+            (OtaPackageType(row.package_type), row.status): int(row.devices)
+            for row in await self._execute(query)
+        }
+
     async def counts(
         self,
         tenant_id: UUID,

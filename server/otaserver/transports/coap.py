@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from uuid import UUID
 
 import aiocoap
 import aiocoap.resource
@@ -24,13 +26,18 @@ from aiocoap.numbers.codes import Code
 from ..domain.enums import OtaPackageType
 from ..domain.errors import BadRequest, NotFound, OtaError
 from ..domain.ota import chunk_range
+from ..metrics import Metrics
 from ..services.device_api import DeviceApi, DeviceIdentity
-from ..sessions import SessionRegistry
+from ..sessions import SessionRegistry, Transport
 from ..throttled_log import ThrottledLog
 from . import coap_request
 from .coap_guard import LIBRARY_LOGGER, LibraryLogFilter, server_context
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# CoAP has no connection: a device that sends nothing for this long and then a request is
+# logged as a session again.
+SESSION_IDLE_SECONDS = 300.0
 DEFAULT_SZX = 6  # 1024-byte blocks when the client did not choose
 SHUTDOWN_SECONDS = 5.0
 OBSERVE_SEQUENCE_SPAN = 1 << 24  # Observe numbers are 24 bits (RFC 7641 §4.4)
@@ -81,13 +88,32 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
     """
 
     def __init__(
-        self, device_api: DeviceApi, sessions: SessionRegistry, warnings: ThrottledLog
+        self,
+        device_api: DeviceApi,
+        sessions: SessionRegistry,
+        warnings: ThrottledLog,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__()
         self._api = device_api
         self._sessions = sessions
         self._warnings = warnings
+        self._metrics = metrics
+        self._last_seen: dict[UUID, float] = {}  # device id -> monotonic time of its last request
         self.running: set[asyncio.Future[Any]] = set()  # work that outlives its request
+
+    def _seen(self, device: DeviceIdentity) -> None:
+        """Logs a device's first request, and its first after an idle spell, as a session."""
+        now = time.monotonic()
+        last = self._last_seen.pop(device.device_id, None)
+        if last is None or now - last > SESSION_IDLE_SECONDS:
+            log.info("CoAP session: first request of device %r", device.name, extra=_COAP)
+        self._last_seen[device.device_id] = now  # re-inserted: the dict stays oldest first
+        while self._last_seen:  # forget idle devices, so that the memory stays bounded
+            oldest, when = next(iter(self._last_seen.items()))
+            if now - when <= SESSION_IDLE_SECONDS:
+                break
+            del self._last_seen[oldest]
 
     async def render_to_pipe(self, pipe: Any) -> None:
         request = pipe.request
@@ -144,7 +170,8 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
             changed.set()
 
         # Subscribed before the attributes are read, so that no update falls in between.
-        subscription = self._sessions.subscribe(device.device_id, on_update)
+        subscription = self._sessions.subscribe(device.device_id, on_update, Transport.COAP)
+        log.info("CoAP observation registered: device %r", device.name, extra=_COAP)
         try:
             first = await self._finished(
                 self._answer(lambda: self._attributes(pipe.request, device))
@@ -165,6 +192,7 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
                 pipe.add_response(notification, is_last=False)
         finally:
             subscription.close()
+            log.info("CoAP observation ended: device %r", device.name, extra=_COAP)
 
     async def _route(self, request: aiocoap.Message) -> aiocoap.Message:
         path, method = request.opt.uri_path, request.code
@@ -190,7 +218,9 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
         return await handler()
 
     async def _device(self, token: str) -> DeviceIdentity:
-        return await self._api.authenticate(coap_request.device_token(token))
+        device = await self._api.authenticate(coap_request.device_token(token))
+        self._seen(device)
+        return device
 
     async def _telemetry(self, request: aiocoap.Message, token: str) -> aiocoap.Message:
         device = await self._device(token)
@@ -220,9 +250,11 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
     async def _download(
         self, request: aiocoap.Message, token: str, kind: OtaPackageType
     ) -> aiocoap.Message:
+        started = time.perf_counter()
         query = coap_request.query(request)
         chunk_size, index = coap_request.chunk_size(query), coap_request.chunk_index(query)
-        _, package = await self._api.download_target(coap_request.device_token(token), kind)
+        device, package = await self._api.download_target(coap_request.device_token(token), kind)
+        self._seen(device)
         data = None if package is None else self._api.data_of(package)
         if package is None or data is None:
             raise NotFound(f"No {kind.value.lower()} is assigned to this device")
@@ -242,7 +274,12 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
         if block is not None or end - start > block_size:
             more = last < end
             response.opt.block2 = aiocoap.optiontypes.BlockOption.BlockwiseTuple(number, more, szx)
+        if self._metrics is not None:
+            self._metrics.chunk_served(Transport.COAP, time.perf_counter() - started)
         return response
+
+
+_COAP = {"transport": "coap"}
 
 
 def _is_attributes(path: tuple[str, ...]) -> bool:
@@ -251,9 +288,13 @@ def _is_attributes(path: tuple[str, ...]) -> bool:
 
 class CoapServer:
     def __init__(
-        self, device_api: DeviceApi, sessions: SessionRegistry, warnings: ThrottledLog
+        self,
+        device_api: DeviceApi,
+        sessions: SessionRegistry,
+        warnings: ThrottledLog,
+        metrics: Metrics | None = None,
     ) -> None:
-        self._site = DeviceSite(device_api, sessions, warnings)
+        self._site = DeviceSite(device_api, sessions, warnings, metrics)
         self._warnings = warnings
         self._log_filter = LibraryLogFilter(warnings)
         self._context: aiocoap.Context | None = None

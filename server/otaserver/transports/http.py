@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -17,12 +20,14 @@ from ..domain.errors import BadRequest, NotFound, OtaError
 from ..domain.faults import Fault
 from ..domain.ota import chunk_range
 from ..domain.telemetry import split_keys
+from ..metrics import Metrics
 from ..services.device_api import DeviceIdentity
-from ..sessions import SessionRegistry
+from ..sessions import SessionRegistry, Transport
 
 READ_SIZE = 64 * 1024
 DEFAULT_POLL_MS = 60_000
 MAX_POLL_MS = 600_000
+log = logging.getLogger(__name__)
 
 
 class RequestTimeout(OtaError):
@@ -64,17 +69,21 @@ async def attribute_updates(request: Request) -> Response:
     timeout_ms = query_int(request, "timeout", 0) or DEFAULT_POLL_MS
     sessions: SessionRegistry = request.app.state.sessions
     updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    subscription = sessions.subscribe(device.device_id, updates.put_nowait)
+    subscription = sessions.subscribe(device.device_id, updates.put_nowait, Transport.HTTP)
+    # Debug only: a long poll is one request of many, already in the access log.
+    log.debug("HTTP long poll opened: device %r", device.name, extra={"transport": "http"})
     try:
         update = await asyncio.wait_for(updates.get(), min(timeout_ms, MAX_POLL_MS) / 1000)
     except TimeoutError:
         raise RequestTimeout("No attribute update before the timeout") from None
     finally:
         subscription.close()
+        log.debug("HTTP long poll closed: device %r", device.name, extra={"transport": "http"})
     return JSONResponse(update)
 
 
 async def _download(request: Request, package_type: OtaPackageType) -> Response:
+    started = time.perf_counter()
     query = request.query_params
     for name in ("title", "version"):
         if query.get(name) is None:
@@ -99,7 +108,17 @@ async def _download(request: Request, package_type: OtaPackageType) -> Response:
         return FileResponse(data.path, media_type=media_type, headers=headers)
     start, end = chunk_range(data.size, chunk_size, index)
     headers["Content-Length"] = str(end - start)
-    return StreamingResponse(api.read(data, start, end), media_type=media_type, headers=headers)
+    body = _timed(api.read(data, start, end), request.app.state.metrics, started)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+async def _timed(
+    pieces: AsyncIterator[bytes], metrics: Metrics, started: float
+) -> AsyncIterator[bytes]:
+    """The chunk's bytes; once the last is handed to the server, the chunk's time is counted."""
+    async for piece in pieces:
+        yield piece
+    metrics.chunk_served(Transport.HTTP, time.perf_counter() - started)
 
 
 async def firmware(request: Request) -> Response:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +17,10 @@ from ...domain.errors import OtaError, Unauthorized
 from ...domain.faults import Fault
 from ...domain.ota import chunk_range
 from ...domain.telemetry import split_keys
+from ...metrics import Metrics
 from ...services.device_api import DeviceApi, DeviceIdentity
 from ...services.ports import BlobMissing
-from ...sessions import SessionRegistry, Subscription
+from ...sessions import SessionRegistry, Subscription, Transport
 from . import topics
 from .codec import Decoder, MalformedPacket, UnsupportedProtocolVersion, encode
 from .downloads import Binding, Bindings, DownloadError, parse_chunk_size, publish_header
@@ -48,6 +50,7 @@ from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 V5 = ProtocolVersion.V5
+_MQTT = {"transport": "mqtt"}  # for JSON log lines
 READ_SIZE = 64 * 1024
 # Chunks up to this size are read into memory and sent in one write; larger ones are streamed.
 INLINE_CHUNK = 64 * 1024
@@ -78,8 +81,10 @@ class Connection:
         device_api: DeviceApi,
         sessions: SessionRegistry,
         limits: Limits,
+        metrics: Metrics | None = None,
     ) -> None:
         self._reader, self._writer = reader, writer
+        self._metrics = metrics
         self._device_api, self._sessions, self._limits = device_api, sessions, limits
         self._decoder = Decoder(max_packet_size=limits.max_packet_size)
         self._version = ProtocolVersion.V311
@@ -91,6 +96,7 @@ class Connection:
         self._pushes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._session: Subscription | None = None
         self.client_id = ""
+        self._end = "closed by the device"  # why the session ended, for its closing log line
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -107,6 +113,8 @@ class Connection:
                     await self._handle(packet)
                 packets = await self._read_packets(keep_alive)
         except Closed as closed:
+            if str(closed):
+                self._end = f"closed by the server: {closed}"
             if closed.reason is not None and self._version is V5 and self._device is not None:
                 await self._send_quietly(Disconnect(closed.reason, _reason_string(str(closed))))
         except UnsupportedProtocolVersion:
@@ -120,15 +128,27 @@ class Connection:
                 code = error.reason_code
                 reply: Packet = Disconnect(code) if self._device else ConnAck(False, code)
                 await self._send_quietly(reply)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
+        except TimeoutError:
+            self._end = "keep-alive timeout"
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self._end = "connection lost"
+        except asyncio.CancelledError:
+            self._end = "server shutting down"
+            raise
         except Exception:
+            self._end = "failed"
             log.exception("MQTT connection of %s failed", self._device)
         finally:
             if sender is not None:
                 sender.cancel()
             if self._session is not None:
                 self._session.close()
+                log.info(
+                    "MQTT session closed: device %r (%s)",
+                    self._device.name if self._device else "?",
+                    self._end,
+                    extra=_MQTT,
+                )
             self._writer.close()
             with contextlib.suppress(Exception):
                 await self._writer.wait_closed()
@@ -182,7 +202,17 @@ class Connection:
                 values[PropertyId.ASSIGNED_CLIENT_IDENTIFIER] = self.client_id
             properties = Properties(values)
         await self._send(ConnAck(False, 0, properties))
-        self._session = self._sessions.subscribe(self._device.device_id, self._pushes.put_nowait)
+        self._session = self._sessions.subscribe(
+            self._device.device_id, self._pushes.put_nowait, Transport.MQTT
+        )
+        # Neither the user name (the access token) nor the client id, which devices often
+        # make from their token (otakit's own client does).
+        log.info(
+            "MQTT session opened: device %r (MQTT %s)",
+            self._device.name,
+            "5" if v5 else "3.1.1",
+            extra=_MQTT,
+        )
 
     # ---- sending ----------------------------------------------------------------------------
 
@@ -307,6 +337,7 @@ class Connection:
 
     async def _on_chunk_request(self, request: topics.ChunkRequest, payload: bytes) -> None:
         assert self._device is not None
+        started = time.perf_counter()
         try:
             size = parse_chunk_size(payload)
             key = (request.package_type.value, request.request_id)
@@ -329,6 +360,8 @@ class Connection:
                 raise DownloadError("PAYLOAD_TOO_LARGE")
             start, end = chunk_range(binding.data.size, size, request.index)
             await self._publish_range(request.response_topic, binding, start, end)
+            if self._metrics is not None:
+                self._metrics.chunk_served(Transport.MQTT, time.perf_counter() - started)
         except (DownloadError, BlobMissing) as error:
             # A blob that vanished mid-download (its package was deleted) is ThingsBoard's UNKNOWN.
             code = error.code if isinstance(error, DownloadError) else "UNKNOWN"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from ...metrics import Metrics
 from ...services.device_api import DeviceApi
 from ...sessions import SessionRegistry
 from ...throttled_log import ThrottledLog
@@ -19,10 +20,12 @@ class MqttServer:
         limits: Limits,
         max_connections: int,
         warnings: ThrottledLog,
+        metrics: Metrics | None = None,
     ) -> None:
         self._device_api, self._sessions, self._limits = device_api, sessions, limits
         self._max_connections = max_connections
         self._warnings = warnings
+        self._metrics = metrics
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._by_client_id: dict[str, Connection] = {}
@@ -48,7 +51,9 @@ class MqttServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        connection = Connection(reader, writer, self._device_api, self._sessions, self._limits)
+        connection = Connection(
+            reader, writer, self._device_api, self._sessions, self._limits, self._metrics
+        )
         try:
             await connection.run(self._take_over)
         except asyncio.CancelledError:
