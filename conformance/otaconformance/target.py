@@ -63,6 +63,13 @@ DELETE_PATHS = {
     "OTA_PACKAGE": "/api/otaPackage/{}",
 }
 CLEANUP_PASSES = 3
+NAMES = {
+    "DEVICE": "device(s)",
+    "CUSTOMER": "customer(s)",
+    "DEVICE_PROFILE": "device profile(s)",
+    "OTA_PACKAGE": "package(s)",
+    "TENANT": "tenant(s)",
+}
 
 
 @dataclass
@@ -115,10 +122,10 @@ class Created:
                         tenants_left.remove(tenant_id)
                         removed["TENANT"] = removed.get("TENANT", 0) + 1
         self.entities, self.tenants = left, tenants_left
-        done = ", ".join(f"{count} {kind.lower()}" for kind, count in removed.items() if count)
+        done = ", ".join(f"{count} {NAMES[kind]}" for kind, count in removed.items() if count)
         report = f"cleanup: deleted {done or 'nothing'}"
         if left or tenants_left:
-            kept = ", ".join(f"{t.lower()} {i}" for i, t in left.items())
+            kept = ", ".join(f"{NAMES[t]} {i}" for i, t in left.items())
             kept += "".join(f", tenant {t}" for t in tenants_left)
             report += f"; could not delete {kept.lstrip(', ')}"
         return report
