@@ -4,14 +4,19 @@ Still no sockets here: the three are handed in. Actions go through a queue, not 
 transport that answers a chunk request at once (HTTP, CoAP) does not deepen the stack per chunk.
 """
 
+from otaclient import protocol as p
 from otaclient import updater as u
 
 REHASH_PIECE = 4096
 
 
 class Agent:
-    def __init__(self, updater, transport, store, installer):
+    def __init__(self, updater, transport, store, installer, on_state=None):
         self.updater = updater
+        # Called with (state, telemetry) for each state the updater reports, as it reports it:
+        # DOWNLOADED, VERIFIED and UPDATING come out of one event, so watching `updater.state`
+        # between events would miss them.
+        self.on_state = on_state
         self.transport = transport
         self.store = store
         self.installer = installer
@@ -56,6 +61,9 @@ class Agent:
     def _do(self, action):
         kind = action[0]
         if kind == u.TELEMETRY:
+            state = action[1].get(p.state_key(self.updater.kind))
+            if state is not None and self.on_state is not None:
+                self.on_state(state, action[1])
             self.transport.send_telemetry(action[1])
         elif kind == u.REQUEST_ATTRIBUTES:
             self.transport.request_attributes(action[1])

@@ -1,7 +1,10 @@
 """`otakit device`: a virtual device on CPython that updates itself like a real one.
 
 It keeps its state in a directory (the partial image, the progress, the installed slots), so a
-restarted device resumes where it stopped. It prints one JSON line per state change.
+restarted device resumes where it stopped. It prints one JSON line per state it reports
+(DOWNLOADING, DOWNLOADED, VERIFIED, UPDATING, UPDATED, FAILED with its error) and exits once
+UPDATED (0) or FAILED (1); when the server announces no package, or the one installed, it says so
+and exits 0 at once (--wait waits for an update instead).
 """
 
 import argparse
@@ -46,11 +49,74 @@ def now_ms():
     return int(time.monotonic() * 1000)
 
 
-def run(agent, transport, timeout_s, until_done=True, report=print):
-    """Connects, updates, reconnects with backoff when the server goes away."""
+UP_TO_DATE = "up to date"
+NOTHING_ASSIGNED = "nothing assigned"
+
+
+class DeviceAgent(Agent):
+    """The agent, noting when the server has first told it which package it should run."""
+
+    answered = False
+
+    def attributes(self, values):
+        self.answered = True
+        Agent.attributes(self, values)
+
+
+def state_line(updater, agent, state, telemetry):
+    """What `otakit device` prints for a state the updater reports."""
+    target = updater.target or {}
+    line = {
+        "state": state,
+        "title": target.get("title", updater.current_title),
+        "version": target.get("version", updater.current_version),
+        "received": updater.received,
+        "size": target.get("size"),
+        "fetched": agent.fetched,
+    }
+    error = telemetry.get(p.error_key(updater.kind))
+    if error is not None:
+        line["error"] = error
+    return line
+
+
+def idle_line(updater):
+    """Why a device that has heard from the server has nothing to do, or None if it has."""
+    current = {"title": updater.current_title, "version": updater.current_version}
+    target = updater.announced()
+    if target is None:
+        return dict(current, event=NOTHING_ASSIGNED, message="the server announces no package")
+    if (target["title"], target["version"]) == (updater.current_title, updater.current_version):
+        message = "already runs the assigned package %s %s" % (target["title"], target["version"])
+        return dict(current, event=UP_TO_DATE, message=message)
+    return None
+
+
+def run(agent, transport, timeout_s, until_done=True, report=print, wait=False):
+    """Connects, updates, reconnects with backoff when the server goes away.
+
+    With `until_done` it returns once the update ends: 0 for UPDATED, 1 for FAILED. When the
+    server's first answer announces no package, or the one already installed, it says so and
+    returns 0 at once, unless `wait` asks it to wait for an update. It checks for the end before
+    each poll, so no idle long poll holds it up.
+    """
     updater = agent.updater
     deadline = time.monotonic() + timeout_s if timeout_s else None
-    connected, started, last = False, False, None
+    connected, started = False, False
+    idle = []  # the line told when the server first had nothing for the device
+
+    def done():
+        if agent.finished:
+            return until_done
+        if idle or updater.state != p.IDLE or not getattr(agent, "answered", False):
+            return False
+        line = idle_line(updater)
+        if line is None:
+            return False
+        idle.append(line)
+        report(line)
+        return until_done and not wait
+
     while deadline is None or time.monotonic() < deadline:
         try:
             if not connected:
@@ -59,6 +125,8 @@ def run(agent, transport, timeout_s, until_done=True, report=print):
                 # Marked before handling: with HTTP the whole download runs inside this call.
                 started = True
                 agent.handle(updater.start() if first else updater.reconnected())
+            if done():
+                break
             transport.poll()
             agent.tick(now_ms())
         except (OSError, ValueError) as error:
@@ -75,13 +143,13 @@ def run(agent, transport, timeout_s, until_done=True, report=print):
             )
             time.sleep(max(0, updater.retry_at - now_ms()) / 1000)
             updater.retry_at = None
-        if updater.state != last:
-            last = updater.state
-            report({"state": last, "received": updater.received, "fetched": agent.fetched})
-        if until_done and agent.finished:
+            continue
+        if done():
             break
     transport.close()
-    return 0 if updater.state == p.UPDATED else 1
+    if updater.state == p.UPDATED:
+        return 0
+    return 0 if updater.state == p.IDLE and idle and not wait else 1
 
 
 def main(argv=None):
@@ -113,6 +181,12 @@ def main(argv=None):
         "--chunk-delay-ms", type=int, default=0, help="pause after each chunk, to play a slow link"
     )
     parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when the server announces no package, or the installed one, wait for an update "
+        "instead of exiting",
+    )
+    parser.add_argument(
         "--forever", action="store_true", help="keep running after an update instead of exiting"
     )
     args = parser.parse_args(argv)
@@ -127,7 +201,14 @@ def main(argv=None):
         args.chunk_size,
         store.load_progress(),
     )
-    agent = Agent(updater, make_transport(args), store, installer)
+
+    def report(event):
+        line = {"ts": int(time.time() * 1000)}
+        line.update(event)
+        print(json.dumps(line), flush=True)
+
+    agent = DeviceAgent(updater, make_transport(args), store, installer)
+    agent.on_state = lambda state, telemetry: report(state_line(updater, agent, state, telemetry))
     if args.chunk_delay_ms:
         write = store.write
 
@@ -137,10 +218,7 @@ def main(argv=None):
 
         store.write = slow_write
 
-    def report(event):
-        print(json.dumps(event), flush=True)
-
-    return run(agent, agent.transport, args.timeout, not args.forever, report)
+    return run(agent, agent.transport, args.timeout, not args.forever, report, args.wait)
 
 
 if __name__ == "__main__":

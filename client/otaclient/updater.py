@@ -139,6 +139,10 @@ class Updater:
             return [self._next_request()]
         return [(REQUEST_ATTRIBUTES, p.target_keys(self.kind))]
 
+    def announced(self):
+        """The package the shared attributes announce (a dict), or None when they name none."""
+        return self._read_target()
+
     # ---- internals ---------------------------------------------------------------------------
 
     def _current(self):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .target import OTAKIT_MQTT_MAX_CHUNK, THINGSBOARD_MQTT_MAX_CHUNK
+
 CHECKS = Path(__file__).parent / "checks"
 
 
@@ -22,7 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sysadmin-password")
     parser.add_argument("--pack-size", type=int, default=100)
     parser.add_argument("--pack-interval-ms", type=int, default=60000)
-    parser.add_argument("--mqtt-max-chunk", type=int, default=65536)
+    parser.add_argument(
+        "--mqtt-max-chunk",
+        type=int,
+        help=f"the largest MQTT chunk the target serves (default: otakit's "
+        f"{OTAKIT_MQTT_MAX_CHUNK}; with --thingsboard ThingsBoard's {THINGSBOARD_MQTT_MAX_CHUNK})",
+    )
     parser.add_argument(
         "--notify-timeout", type=float, default=120.0, help="seconds to wait for the queue"
     )
@@ -34,7 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         "--local-database-url", help="with --start-local: run it on this database (PostgreSQL)"
     )
     parser.add_argument(
-        "--thingsboard", action="store_true", help="leave out the checks of otakit's own extensions"
+        "--thingsboard",
+        action="store_true",
+        help="the target is ThingsBoard: leave out the checks of otakit's own extensions and "
+        "expect ThingsBoard's limits",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep what the checks created (deleted at the end of the run by default)",
     )
     parser.add_argument("--junitxml", default="conformance-report.xml")
     parser.add_argument(
@@ -59,8 +74,6 @@ def main(argv: list[str] | None = None) -> int:
         str(args.pack_size),
         "--pack-interval-ms",
         str(args.pack_interval_ms),
-        "--mqtt-max-chunk",
-        str(args.mqtt_max_chunk),
         "--notify-timeout",
         str(args.notify_timeout),
         "--username",
@@ -69,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         args.password,
     ]
     for flag, value in (
+        ("--mqtt-max-chunk", args.mqtt_max_chunk and str(args.mqtt_max_chunk)),
         ("--server-url", args.url),
         ("--mqtt", args.mqtt),
         ("--coap", args.coap),
@@ -78,11 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if value:
             options += [flag, value]
-    for flag, given in (("--start-local", args.start_local), ("--no-shrink", args.no_shrink)):
+    for flag, given in (
+        ("--start-local", args.start_local),
+        ("--no-shrink", args.no_shrink),
+        ("--thingsboard", args.thingsboard),
+        ("--keep", args.keep),
+    ):
         if given:
             options.append(flag)
-    if args.thingsboard:
-        options += ["-m", "not otakit_extension"]
     return int(pytest.main(options + args.pytest_args))
 
 

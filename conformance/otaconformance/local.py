@@ -18,11 +18,11 @@ from pathlib import Path
 
 import httpx
 
-from .target import new_tenant_admin
+from .target import OTAKIT_MQTT_MAX_CHUNK, new_tenant_admin
 
 # A fast pace, so that the pace itself is checked within seconds.
 PACK_SIZE, PACK_INTERVAL_MS = 10, 1000
-MQTT_MAX_CHUNK = 1024 * 1024  # otakit's default
+MQTT_MAX_CHUNK = OTAKIT_MQTT_MAX_CHUNK  # the server starts with its default
 SYSADMIN = ("conformance-admin@otakit.test", "conformance-admin")
 START_TIMEOUT = 60
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import Phase, settings
 
 from . import local
-from .target import Target
+from .target import OTAKIT_MQTT_MAX_CHUNK, THINGSBOARD_MQTT_MAX_CHUNK, Target
 
 AREAS = {
     "test_packages": "REST package lifecycle and rules",
@@ -28,6 +28,7 @@ AREAS = {
 }
 RULE = re.compile(r"\[rule [^\]]+\][^\n]*")
 NO_SHRINK = "otaconformance-no-shrink"
+CLEANUP = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,7 +49,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--pack-interval-ms", type=int, default=60000, help="the target's pack interval"
     )
     group.addoption(
-        "--mqtt-max-chunk", type=int, default=65536, help="the largest MQTT chunk the target serves"
+        "--mqtt-max-chunk",
+        type=int,
+        default=None,
+        help=f"the largest MQTT chunk the target serves (default: otakit's "
+        f"{OTAKIT_MQTT_MAX_CHUNK}, with --thingsboard ThingsBoard's {THINGSBOARD_MQTT_MAX_CHUNK})",
+    )
+    group.addoption(
+        "--thingsboard",
+        action="store_true",
+        help="the target is ThingsBoard: leave out the checks marked otakit_extension, and "
+        "expect its limits (the largest MQTT chunk) unless given",
+    )
+    group.addoption(
+        "--keep",
+        action="store_true",
+        help="keep the devices, packages, profiles and tenants the checks created "
+        "(by default they are deleted at the end of the run, failed or not)",
     )
     group.addoption(
         "--notify-timeout",
@@ -87,6 +104,14 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.load_profile(NO_SHRINK)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("thingsboard"):
+        return
+    kept = [item for item in items if item.get_closest_marker("otakit_extension") is None]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
 def _host_port(value: str | None, default_host: str, default_port: int) -> tuple[str, int]:
     if not value:
         return default_host, default_port
@@ -115,7 +140,9 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         if option("sysadmin_username"):
             sysadmin = (option("sysadmin_username"), option("sysadmin_password"))
         pack_size, pack_interval = option("pack_size"), option("pack_interval_ms")
-        max_chunk = option("mqtt_max_chunk")
+        max_chunk = option("mqtt_max_chunk") or (
+            THINGSBOARD_MQTT_MAX_CHUNK if option("thingsboard") else OTAKIT_MQTT_MAX_CHUNK
+        )
     host = re.sub(r"^\w+://([^:/]+).*$", r"\1", url)
     mqtt_host, mqtt_port = _host_port(mqtt, host, 1883)
     coap_host, coap_port = _host_port(coap, host, 5683)
@@ -134,8 +161,13 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             max_chunk,
             option("notify_timeout"),
         )
-        yield found
-        found.close()
+        try:
+            yield found
+        finally:
+            # After every check, failed or not; --start-local throws its server away anyway.
+            if server is None and not option("keep"):
+                request.config.stash[CLEANUP] = found.clean_up()
+            found.close()
     finally:
         if server is not None:
             server.stop()
@@ -179,3 +211,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             )
             for failure in failures[area]:
                 terminalreporter.write_line(f"       {failure}")
+    if CLEANUP in config.stash:
+        terminalreporter.write_line(config.stash[CLEANUP])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -12,6 +13,11 @@ import httpx
 from otaclient import protocol as wire
 
 Entity = dict[str, Any]
+
+# The largest chunk a device may ask for over MQTT: otakit's default (`--mqtt-max-chunk-size`),
+# the suite's default too, and ThingsBoard's (NETTY_MAX_PAYLOAD_SIZE), taken with --thingsboard.
+OTAKIT_MQTT_MAX_CHUNK = 1024 * 1024
+THINGSBOARD_MQTT_MAX_CHUNK = 65536
 
 
 def rule(section: str, text: str) -> str:
@@ -48,6 +54,93 @@ def kind_of(package: Entity) -> Kind:
     return FIRMWARE if package["type"] == FIRMWARE.type else SOFTWARE
 
 
+# What the suite deletes after its run, in this order: a device goes before its profile and its
+# package; a package a profile uses goes after the profile (the passes repeat for what is left).
+DELETE_PATHS = {
+    "DEVICE": "/api/device/{}",
+    "CUSTOMER": "/api/customer/{}",
+    "DEVICE_PROFILE": "/api/deviceProfile/{}",
+    "OTA_PACKAGE": "/api/otaPackage/{}",
+}
+CLEANUP_PASSES = 3
+NAMES = {
+    "DEVICE": "device(s)",
+    "CUSTOMER": "customer(s)",
+    "DEVICE_PROFILE": "device profile(s)",
+    "OTA_PACKAGE": "package(s)",
+    "TENANT": "tenant(s)",
+}
+
+
+@dataclass
+class Created:
+    """What the suite created, noted from the creating calls' answers, for the cleanup."""
+
+    entities: dict[str, str] = field(default_factory=dict)  # id -> entity type, in order made
+    tenants: list[str] = field(default_factory=list)
+
+    def note(self, response: httpx.Response) -> None:
+        """An httpx response hook: a POST of a new entity (its body has no id) answered with it."""
+        request = response.request
+        if request.method != "POST" or response.status_code != 200:
+            return
+        if "json" not in request.headers.get("content-type", ""):
+            return
+        sent = json.loads(request.content or b"null")
+        if not isinstance(sent, dict) or sent.get("id"):
+            return
+        response.read()
+        try:
+            answer = response.json()
+        except ValueError:
+            return
+        found = answer.get("id") if isinstance(answer, dict) else None
+        if isinstance(found, dict) and found.get("entityType") in DELETE_PATHS:
+            self.entities.setdefault(str(found["id"]), str(found["entityType"]))
+
+    def clean_up(self, http: httpx.Client, sysadmin: tuple[str, str] | None, url: str) -> str:
+        """Deletes it all (the tenants with the system administrator); says what went, and what
+        could not."""
+        removed: dict[str, int] = {}
+        left = dict(self.entities)
+        for _ in range(CLEANUP_PASSES):
+            for entity_type in DELETE_PATHS:
+                for entity_id in [i for i, t in left.items() if t == entity_type]:
+                    status = http.delete(DELETE_PATHS[entity_type].format(entity_id)).status_code
+                    if status in (200, 404):  # 404: a check deleted it already
+                        del left[entity_id]
+                        removed[entity_type] = removed.get(entity_type, 0) + (status == 200)
+                    elif entity_type == "DEVICE_PROFILE":
+                        _unassign_profile(http, entity_id)
+            if not left:
+                break
+        tenants_left = list(self.tenants)
+        if tenants_left and sysadmin is not None:
+            with client(url, *sysadmin) as admin:
+                for tenant_id in self.tenants:
+                    if admin.delete(f"/api/tenant/{tenant_id}").status_code in (200, 404):
+                        tenants_left.remove(tenant_id)
+                        removed["TENANT"] = removed.get("TENANT", 0) + 1
+        self.entities, self.tenants = left, tenants_left
+        done = ", ".join(f"{count} {NAMES[kind]}" for kind, count in removed.items() if count)
+        report = f"cleanup: deleted {done or 'nothing'}"
+        if left or tenants_left:
+            kept = ", ".join(f"{NAMES[t]} {i}" for i, t in left.items())
+            kept += "".join(f", tenant {t}" for t in tenants_left)
+            report += f"; could not delete {kept.lstrip(', ')}"
+        return report
+
+
+def _unassign_profile(http: httpx.Client, profile_id: str) -> None:
+    """Breaks the cycle of a profile whose package is its own: the profile is refused while the
+    package names it, the package while the profile uses it. The next pass deletes both."""
+    profile = http.get(f"/api/deviceProfile/{profile_id}")
+    if profile.status_code == 200:
+        http.post(
+            "/api/deviceProfile", json={**profile.json(), "firmwareId": None, "softwareId": None}
+        )
+
+
 @dataclass
 class Target:
     url: str
@@ -60,12 +153,17 @@ class Target:
     sysadmin: tuple[str, str] | None = None
     pack_size: int = 100
     pack_interval_ms: int = 60000
-    mqtt_max_chunk: int = 65536
+    mqtt_max_chunk: int = OTAKIT_MQTT_MAX_CHUNK
     notify_timeout: float = 120.0
     http: httpx.Client = field(init=False)
+    created: Created = field(init=False, default_factory=Created)
 
     def __post_init__(self) -> None:
-        self.http = client(self.url, self.username, self.password)
+        self.http = client(self.url, self.username, self.password, self.created)
+
+    def clean_up(self) -> str:
+        """Deletes what the checks created through this target; says what it did."""
+        return self.created.clean_up(self.http, self.sysadmin, self.url)
 
     def close(self) -> None:
         self.http.close()
@@ -240,12 +338,13 @@ class Target:
     def new_tenant_admin(self, prefix: str = "conf") -> tuple[str, str]:
         """A new tenant with its administrator (email, password); needs the system administrator."""
         assert self.sysadmin is not None, "a new tenant needs the system administrator's account"
-        return new_tenant_admin(self.url, self.sysadmin, prefix)
+        return new_tenant_admin(self.url, self.sysadmin, prefix, self.created)
 
 
-def client(url: str, username: str, password: str) -> httpx.Client:
-    """An HTTP client logged in to the REST API."""
-    http = httpx.Client(base_url=url, timeout=60)
+def client(url: str, username: str, password: str, created: Created | None = None) -> httpx.Client:
+    """An HTTP client logged in to the REST API; `created` notes the entities it creates."""
+    hooks = {"response": [created.note]} if created is not None else {}
+    http = httpx.Client(base_url=url, timeout=60, event_hooks=hooks)
     http.headers["X-Authorization"] = "Bearer " + login(url, username, password)
     return http
 
@@ -275,11 +374,17 @@ def login(url: str, username: str, password: str) -> str:
     return str(response.json()["token"])
 
 
-def new_tenant_admin(url: str, sysadmin: tuple[str, str], prefix: str) -> tuple[str, str]:
-    """A new tenant and its administrator, activated through ThingsBoard's activation link."""
+def new_tenant_admin(
+    url: str, sysadmin: tuple[str, str], prefix: str, created: Created | None = None
+) -> tuple[str, str]:
+    """A new tenant and its administrator, activated through ThingsBoard's activation link.
+
+    `created` notes the tenant, whose deletion takes all it holds with it."""
     password = f"{prefix}-{uuid.uuid4().hex[:12]}"
     with client(url, *sysadmin) as http:
         tenant = call(http, "POST", "/api/tenant", json={"title": f"{prefix}-{uuid.uuid4().hex}"})
+        if created is not None:
+            created.tenants.append(str(tenant["id"]["id"]))
         email = f"{prefix}-{uuid.uuid4().hex[:8]}@conformance.test"
         user = call(
             http,
