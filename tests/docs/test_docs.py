@@ -6,6 +6,7 @@ works, or an output that no longer appears, fails here.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -68,3 +69,17 @@ def test_readme_walkthrough_updates_a_demo_device(tmp_path: Path) -> None:
     assert '"UPDATED"' in out and '"thermostat-fw"' in out, out
     # The MQTT and CoAP one-liners fetched the package's first bytes, not an error text.
     assert out.count("chunk 0 matches") == 2, out
+
+
+def test_client_readme_updates_a_device_on_each_transport(tmp_path: Path) -> None:
+    out = ran_cleanly(run_document("client/README.md", tmp_path), tmp_path)
+    assert out.count('"state": "UPDATED"') == 3, out
+    assert '"event": "up to date"' in out, out
+
+
+def test_conformance_doc_passes_against_the_demo_and_locally(tmp_path: Path) -> None:
+    out = ran_cleanly(run_document("docs/conformance.md", tmp_path), tmp_path)
+    # Two runs of the suite (the demo, then --start-local), both passing, the first cleaning up.
+    assert len(re.findall(r"^\d+ passed(, \d+ skipped)? in ", out, re.M)) == 2, out
+    assert not re.search(r"\b[1-9]\d* (failed|error)", out), out
+    assert "cleanup: deleted" in out, out
