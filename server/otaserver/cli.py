@@ -139,8 +139,11 @@ async def _serve(settings: Settings, listeners: Listeners) -> int:
 
     starting = asyncio.ensure_future(start(settings, listeners))
     server: _Server | None = None
+    stop_asked = False
 
     def stop() -> None:
+        nonlocal stop_asked
+        stop_asked = True
         if not starting.done():
             starting.cancel()
         elif server is not None:
@@ -169,6 +172,7 @@ async def _serve(settings: Settings, listeners: Listeners) -> int:
             ),
         )
         server = _Server(config, running)
+        server.should_exit = stop_asked  # a signal between start-up and here
         await server.serve(sockets=[listeners.http])
     finally:
         await running.close()
