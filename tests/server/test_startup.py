@@ -396,3 +396,20 @@ def test_a_host_that_is_not_here_is_one_line(tmp_path: Path) -> None:
     args = serve_args(tmp_path / "data", "", free_ports())
     args[args.index("--host") + 1] = "192.0.2.1"  # TEST-NET-1: never this machine's
     assert_failed_cleanly(otakit(*args), 1, "192.0.2.1", "--host")
+
+
+def test_reset_password_ends_a_login_lockout(tmp_path: Path, database: str) -> None:
+    server = run(tmp_path, database, OTAKIT_LOGIN_MAX_FAILURES="2")
+    try:
+
+        def login(password: str) -> int:
+            body = {"username": "root@otakit.test", "password": password}
+            return httpx.post(server.url + "/api/auth/login", json=body).status_code
+
+        assert [login("wrong-guess"), login("wrong-guess")] == [401, 401]
+        assert login("root-password") == 429  # locked, and this address never logged in
+        result = reset(tmp_path, database, "--password", "after-lockout")
+        assert result.returncode == 0, result.stderr
+        assert login("after-lockout") == 200
+    finally:
+        server.stop()
