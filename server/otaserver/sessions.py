@@ -3,10 +3,12 @@
 MQTT connections, CoAP observations and HTTP long polls each register a listener for their device;
 `publish` hands an update (the flat JSON of spec §6.2, `{"deleted": [...]}` included) to each.
 A listener must not block: transports queue the update and send it from their own task.
+When the server stops, `closing` is set: whoever waits for an update stops waiting.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +43,25 @@ class SessionRegistry:
     def __init__(self) -> None:
         self._listeners: dict[UUID, set[Subscription]] = defaultdict(set)
         self._open: Counter[Transport] = Counter()
+        self.closing = asyncio.Event()
+
+    def close(self) -> None:
+        """The server is stopping: waits for updates end now, answered as timed out."""
+        self.closing.set()
+
+    async def next_update(self, updates: asyncio.Queue[Update], timeout: float) -> Update | None:
+        """The next update from `updates`; None when `timeout` seconds pass or the server stops
+        first."""
+        getter = asyncio.ensure_future(updates.get())
+        stopping = asyncio.ensure_future(self.closing.wait())
+        try:
+            await asyncio.wait(
+                (getter, stopping), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            getter.cancel()
+            stopping.cancel()
+        return getter.result() if getter.done() and not getter.cancelled() else None
 
     def subscribe(self, device_id: UUID, listener: Listener, transport: Transport) -> Subscription:
         subscription = Subscription(device_id, listener, transport, self)

@@ -108,6 +108,29 @@ def _fault_names(text: str) -> frozenset[str]:
     return names
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().lower()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+DATABASE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg")
+
+
+def _database_url(text: str) -> str:
+    scheme, separator, _ = text.partition("://")
+    if text and (not separator or scheme not in DATABASE_SCHEMES):
+        raise ValueError(
+            "must be empty (SQLite in the data directory), sqlite:///path or "
+            "postgresql://user:password@host/database"
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     name: str
@@ -149,7 +172,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "database_url",
         "",
-        str,
+        _database_url,
         "SQLAlchemy URL of the database; empty means SQLite in the data directory. "
         "A postgresql:// URL runs the server on PostgreSQL.",
     ),
@@ -268,7 +291,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         str,
         "Email of the system administrator created at the first start.",
     ),
-    SettingSpec("admin_password", "", str, "Its password; empty means a random one, printed once."),
+    SettingSpec(
+        "admin_password",
+        "",
+        str,
+        "Its password; empty means a random one, written to admin-password.txt in the data "
+        "directory (readable only by its owner).",
+    ),
     SettingSpec(
         "jwt_secret",
         "",
@@ -322,7 +351,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "For testing conformance suites only: comma-separated faults to switch on "
         "(see otaserver/domain/faults.py). Never set in production.",
     ),
-    SettingSpec("log_level", "info", str, "Log level: debug, info, warning or error."),
+    SettingSpec("log_level", "info", _log_level, "Log level: debug, info, warning or error."),
     SettingSpec(
         "log_format",
         "plain",

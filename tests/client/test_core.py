@@ -44,7 +44,9 @@ def test_core_on_cpython() -> None:
 def test_core_on_micropython(tmp_path: Path) -> None:
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules").exists():
-        pytest.fail("needs node and `npm ci` in tests/client/micropython (scripts/test.sh does both)")
+        pytest.fail(
+            "needs node and `npm ci` in tests/client/micropython (scripts/test.sh does both)"
+        )
     data = tmp_path / "vectors.json"
     data.write_text(json.dumps(vectors()))
     result = subprocess.run(

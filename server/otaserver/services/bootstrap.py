@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from ..domain.enums import Authority
+from ..domain.errors import BadRequest, NotFound
+from ..domain.logins import account_key
 from ..domain.model import Customer, Device, DeviceCredentials, DeviceProfile, Tenant, User
 from .passwords import Passwords
 from .ports import Clock, Repositories, Storage
@@ -25,16 +28,29 @@ DEMO_DEVICES = (
 )
 
 
+# Where a generated password goes before the account that has it exists: a file only its owner
+# may read, never the log. The caller decides where; this layer does no I/O.
+KeepPassword = Callable[[str], None]
+
+
 @dataclass(frozen=True)
 class CreatedAdmin:
     email: str
-    password: str | None  # set when generated, to be shown once
+    generated: bool  # its password was generated and handed to `keep`
 
 
 async def ensure_admin(
-    storage: Storage, clock: Clock, passwords: Passwords, email: str, password: str
+    storage: Storage,
+    clock: Clock,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    keep: KeepPassword,
 ) -> CreatedAdmin | None:
-    """Creates the system administrator when there is none; returns it if it was created."""
+    """Creates the system administrator when there is none; returns it if it was created.
+
+    A generated password is kept (`keep`) before the account is committed, so that no failure
+    in between leaves an administrator whose password nobody knows."""
     async with storage.reading() as repos:
         if await repos.users.count(authority=Authority.SYS_ADMIN):
             return None
@@ -43,8 +59,48 @@ async def ensure_admin(
     async with storage.transaction() as repos:
         if await repos.users.count(authority=Authority.SYS_ADMIN):
             return None  # another server process made it meanwhile
+        if generated is not None:
+            keep(generated)
         await _add_user(repos, clock, email, password_hash, Authority.SYS_ADMIN, None, None)
-    return CreatedAdmin(email, generated)
+    return CreatedAdmin(email, generated is not None)
+
+
+async def has_password(storage: Storage, passwords: Passwords, email: str, password: str) -> bool:
+    """Whether the account `email` exists and `password` is its password."""
+    async with storage.reading() as repos:
+        found = await repos.users.find(email=email)
+    return bool(found) and await passwords.matches(found[0].password_hash, password)
+
+
+async def reset_password(
+    storage: Storage, passwords: Passwords, email: str | None, password: str, keep: KeepPassword
+) -> tuple[str, bool]:
+    """Gives an account a new password, `password` or a generated one handed to `keep`; ends
+    its sessions and its login lockout. Without `email`, the one system administrator's.
+    Returns the account's email and whether the password was generated."""
+    generated = None if password else secrets.token_urlsafe(12)
+    password_hash = await passwords.hash(password or generated or "")
+    async with storage.transaction() as repos:
+        if email is None:
+            admins = await repos.users.find(authority=Authority.SYS_ADMIN)
+            if not admins:
+                raise NotFound("there is no system administrator yet: `otakit serve` creates it")
+            if len(admins) > 1:
+                emails = ", ".join(sorted(user.email for user in admins))
+                raise BadRequest(f"there are several system administrators ({emails}): --email")
+            user = admins[0]
+        else:
+            found = await repos.users.find(email=email)
+            if not found:
+                raise NotFound(f"there is no user {email}")
+            user = found[0]
+        if generated is not None:
+            keep(generated)
+        user.password_hash, user.activation_token = password_hash, None
+        await repos.users.update(user)
+        await repos.sessions.delete_for_user(user.id)
+        await repos.logins.clear_failures(account_key(user.email))
+    return user.email, generated is not None
 
 
 async def seed_demo(storage: Storage, clock: Clock, passwords: Passwords) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -299,9 +300,10 @@ class CoapServer:
         self._log_filter = LibraryLogFilter(warnings)
         self._context: aiocoap.Context | None = None
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, sock: socket.socket) -> None:
+        """Serves on `sock`, a bound UDP socket (otaserver.listeners)."""
         logging.getLogger(LIBRARY_LOGGER).addFilter(self._log_filter)
-        self._context = await server_context(self._site, (host, port), self._warnings)
+        self._context = await server_context(self._site, sock, self._warnings)
 
     async def close(self) -> None:
         if self._context is not None:

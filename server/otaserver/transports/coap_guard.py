@@ -11,7 +11,9 @@ what it dislikes once per datagram, some with tracebacks. So:
   line each, without traceback, and its per-message chatter (pings, duplicates) into debug lines.
 
 aiocoap offers no public way to wrap its UDP transport, so the server context is assembled here
-with the one private call `create_server_context` would make itself.
+with the private calls `create_server_context` would make itself. The socket is bound by
+otaserver.listeners, not by aiocoap, whose server sockets set SO_REUSEPORT: a second server on
+the port would then start without error and take part of the first one's datagrams.
 """
 
 from __future__ import annotations
@@ -135,15 +137,16 @@ class LibraryLogFilter(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
-async def server_context(site: Any, bind: tuple[str, int], warnings: ThrottledLog) -> Any:
+async def server_context(site: Any, sock: socket.socket, warnings: ThrottledLog) -> Any:
     """What `aiocoap.Context.create_server_context(site, bind, transports=["udp6"])` makes,
-    with the guarded transport and aiocoap's logger named LIBRARY_LOGGER."""
+    on our own IPv6 UDP socket, with the guarded transport and aiocoap's logger named
+    LIBRARY_LOGGER."""
     loop = asyncio.get_running_loop()
     context = aiocoap.Context(loop=loop, serversite=site, loggername=LIBRARY_LOGGER)
     transport = guarded_transport(warnings)
     await context._append_tokenmanaged_messagemanaged_transport(
-        lambda manager: transport.create_server_transport_endpoint(
-            manager, log=context.log, loop=loop, bind=bind, multicast=[]
+        lambda manager: transport._create_transport_endpoint(
+            sock, manager, context.log, loop, multicast=[]
         )
     )
     return context

@@ -64,7 +64,10 @@ async def get_attributes(request: Request) -> Response:
 
 
 async def attribute_updates(request: Request) -> Response:
-    """Long poll: the next shared-attribute update, or 408 when `timeout` ms pass first."""
+    """Long poll: the next shared-attribute update, or 408 when `timeout` ms pass first.
+
+    A server that stops answers an open poll at once with the same 408: every device already
+    handles it, as "nothing new, ask again" (an empty 200 would read as an empty update)."""
     device = await _device(request)
     timeout_ms = query_int(request, "timeout", 0) or DEFAULT_POLL_MS
     sessions: SessionRegistry = request.app.state.sessions
@@ -73,12 +76,12 @@ async def attribute_updates(request: Request) -> Response:
     # Debug only: a long poll is one request of many, already in the access log.
     log.debug("HTTP long poll opened: device %r", device.name, extra={"transport": "http"})
     try:
-        update = await asyncio.wait_for(updates.get(), min(timeout_ms, MAX_POLL_MS) / 1000)
-    except TimeoutError:
-        raise RequestTimeout("No attribute update before the timeout") from None
+        update = await sessions.next_update(updates, min(timeout_ms, MAX_POLL_MS) / 1000)
     finally:
         subscription.close()
         log.debug("HTTP long poll closed: device %r", device.name, extra={"transport": "http"})
+    if update is None:
+        raise RequestTimeout("No attribute update before the timeout")
     return JSONResponse(update)
 
 

@@ -157,6 +157,17 @@ class Connection:
         """Called when another connection takes over this client id."""
         self._writer.close()
 
+    async def shut_down(self, timeout: float) -> None:
+        """The server is stopping: an MQTT 5 device hears so (DISCONNECT 0x8B, Server shutting
+        down) and every device's connection is closed, which ends `run` as a peer's close does.
+        A 3.1.1 device, which has no DISCONNECT from a server, just sees the connection end."""
+        if self._version is V5 and self._device is not None:
+            with contextlib.suppress(Exception):
+                # Waits for a chunk being written to finish, a stuck reader for no longer.
+                async with asyncio.timeout(timeout):
+                    await self._send(Disconnect(ReasonCode.SERVER_SHUTTING_DOWN))
+        self._writer.close()
+
     async def _read_packets(self, timeout: float | None) -> list[Packet]:
         while True:
             async with asyncio.timeout(timeout):

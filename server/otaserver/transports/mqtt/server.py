@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 
 from ...metrics import Metrics
 from ...services.device_api import DeviceApi
@@ -28,10 +29,12 @@ class MqttServer:
         self._metrics = metrics
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[Connection] = set()
         self._by_client_id: dict[str, Connection] = {}
 
-    async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port, limit=1 << 20)
+    async def start(self, sock: socket.socket) -> None:
+        """Serves on `sock`, bound and listening already (otaserver.listeners)."""
+        self._server = await asyncio.start_server(self._serve, sock=sock, limit=1 << 20)
 
     @property
     def port(self) -> int:
@@ -54,6 +57,7 @@ class MqttServer:
         connection = Connection(
             reader, writer, self._device_api, self._sessions, self._limits, self._metrics
         )
+        self._connections.add(connection)
         try:
             await connection.run(self._take_over)
         except asyncio.CancelledError:
@@ -63,6 +67,7 @@ class MqttServer:
             pass
         finally:
             self._tasks.discard(task)
+            self._connections.discard(connection)
             if self._by_client_id.get(connection.client_id) is connection:
                 del self._by_client_id[connection.client_id]
 
@@ -72,6 +77,18 @@ class MqttServer:
         if previous is not None and previous is not connection:
             previous.close()
         self._by_client_id[connection.client_id] = connection
+
+    async def shut_down(self, timeout: float) -> None:
+        """Stops accepting, tells every device the server is going (MQTT 5) and closes its
+        connection; within `timeout` seconds, after which `close` cancels what is left."""
+        if self._server is not None:
+            self._server.close()
+        connections = list(self._connections)
+        if connections:
+            await asyncio.gather(*(c.shut_down(timeout) for c in connections))
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
     async def close(self) -> None:
         if self._server is not None:
