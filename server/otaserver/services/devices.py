@@ -94,6 +94,23 @@ class Devices:
         await self._orchestrator.deliver(pushes)
         return device
 
+    async def save_with_credentials(
+        self, principal: Principal, form: DeviceForm, token: str
+    ) -> Device:
+        """A device and its access token in one call (ThingsBoard's device-with-credentials).
+
+        Tenant administrators only: customer users may neither create devices nor change
+        tokens. An update saves the device, then the token if it changed.
+        """
+        principal.require_tenant_admin()
+        check_token(token)
+        if form.id is None:
+            return await self.save(principal, form, token)
+        device = await self.save(principal, form)
+        if (await self.credentials(principal, device.id)).credentials_id != token:
+            await self.update_credentials(principal, device.id, token)
+        return device
+
     async def _profile_of(
         self, repos: Repositories, principal: Principal, form: DeviceForm
     ) -> DeviceProfile:
