@@ -161,18 +161,20 @@ def test_count_of_devices_a_profile_assignment_reaches(
 
 
 def test_device_with_credentials(tenant: TenantContext, client: RestClient) -> None:
-    api = tenant.api
+    api, run = tenant.api, uuid.uuid4().hex[:8]
     profile = client.get_default_device_profile_info()
     saved = client.save_device_with_credentials(
         SaveDeviceWithCredentialsRequest(
             device=Device(name="with-creds", type=profile.name, label="L"),
-            credentials=DeviceCredentials(credentials_type="ACCESS_TOKEN", credentials_id="wc-1"),
+            credentials=DeviceCredentials(
+                credentials_type="ACCESS_TOKEN", credentials_id=f"{run}wc-1"
+            ),
         )
     )
     device_id = saved.id.id
     assert (saved.name, saved.label) == ("with-creds", "L")
-    assert api.get(f"/api/device/{device_id}/credentials")["credentialsId"] == "wc-1"
-    assert api.http.post("/api/v1/wc-1/telemetry", json={"t": 1}).status_code == 200
+    assert api.get(f"/api/device/{device_id}/credentials")["credentialsId"] == f"{run}wc-1"
+    assert api.http.post(f"/api/v1/{run}wc-1/telemetry", json={"t": 1}).status_code == 200
 
     # The same call updates a device and changes its token.
     device = api.get(f"/api/device/{device_id}")
@@ -180,15 +182,22 @@ def test_device_with_credentials(tenant: TenantContext, client: RestClient) -> N
         "/api/device-with-credentials",
         {
             "device": {**device, "label": "L2"},
-            "credentials": {"credentialsType": "ACCESS_TOKEN", "credentialsId": "wc-2"},
+            "credentials": {"credentialsType": "ACCESS_TOKEN", "credentialsId": f"{run}wc-2"},
         },
     )
     assert updated["label"] == "L2" and updated["id"] == device["id"]
-    assert api.get(f"/api/device/{device_id}/credentials")["credentialsId"] == "wc-2"
-    assert api.http.post("/api/v1/wc-1/telemetry", json={"t": 1}).status_code == 401
+    assert api.get(f"/api/device/{device_id}/credentials")["credentialsId"] == f"{run}wc-2"
+    assert api.http.post(f"/api/v1/{run}wc-1/telemetry", json={"t": 1}).status_code == 401
 
-    # A taken token refuses the new device whole.
-    taken = {"device": {"name": "dup"}, "credentials": {"credentialsId": "wc-2"}}
+    # A taken token refuses an update before anything changes, and a new device whole.
+    other = api.create_device("holder", token=f"{run}wc-held")
+    held = {"device": {**device, "label": "L3"}, "credentials": {"credentialsId": f"{run}wc-held"}}
+    assert_error(api.http.post("/api/device-with-credentials", json=held), 400, "already")
+    assert api.get(f"/api/device/{device_id}")["label"] == "L2"
+    assert (
+        api.get(f"/api/device/{other['id']['id']}/credentials")["credentialsId"] == f"{run}wc-held"
+    )
+    taken = {"device": {"name": "dup"}, "credentials": {"credentialsId": f"{run}wc-2"}}
     assert_error(api.http.post("/api/device-with-credentials", json=taken), 400, "already")
     assert_error(api.http.get("/api/tenant/devices", params={"deviceName": "dup"}), 404)
     for body, message in (
