@@ -220,7 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         return int(conformance_main(arguments[1:]))
+    from importlib.metadata import version
+
     parser = argparse.ArgumentParser(prog="otakit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"otakit {version('otakit')}")
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands)
     _admin_parser(commands)

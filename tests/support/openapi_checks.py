@@ -53,6 +53,9 @@ RULES_OF_STATE = {
     "the checksum's length is the algorithm's, given in another parameter": (
         r"checksum '.*' is not a \w+ checksum",
     ),
+    "aggregation intervals are counted from startTs, endTs and interval together": (
+        r"Number of intervals is too high",
+    ),
     "multipart fields read before the file must come before it": (
         r"Send [\w, ]+ before the file part or as query parameters$",
     ),

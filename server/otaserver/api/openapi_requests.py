@@ -139,6 +139,19 @@ def request_schemas(limits: InputLimits) -> JsonDict:
             },
             ("deviceId", "credentialsId"),
         ),
+        "SaveDeviceWithCredentialsRequest": _form(
+            {
+                "device": {"$ref": "#/components/schemas/DeviceRequest"},
+                "credentials": _form(
+                    {
+                        "credentialsType": {"enum": ["ACCESS_TOKEN", None]},
+                        "credentialsId": access_token(),
+                    },
+                    ("credentialsId",),
+                ),
+            },
+            ("device", "credentials"),
+        ),
         "DeviceProfileRequest": _form(
             {
                 "id": id_input("DEVICE_PROFILE"),

@@ -82,6 +82,21 @@ def _answers() -> JsonDict:
         **dict.fromkeys(PROFILE_TEXTS, _NULLABLE_STRING),
         **dict.fromkeys(PROFILE_IDS, _JSON_OBJECT),
     }
+    device = {
+        "id": id_of("DEVICE"),
+        "createdTime": _TIME,
+        "tenantId": tenant_id,
+        "customerId": customer_id,
+        "ownerId": {"anyOf": [tenant_id, customer_id]},
+        "name": _STRING,
+        "type": _STRING,
+        "label": _NULLABLE_STRING,
+        "deviceProfileId": id_of("DEVICE_PROFILE"),
+        "deviceData": {"type": "object"},
+        "firmwareId": package_id,
+        "softwareId": package_id,
+        "additionalInfo": _JSON_OBJECT,
+    }
     schemas: JsonDict = {
         "Error": _answer(
             {
@@ -128,23 +143,17 @@ def _answers() -> JsonDict:
                 "additionalInfo": _JSON_OBJECT,
             }
         ),
-        "Device": _answer(
+        "Device": _answer(device),
+        "DeviceInfo": _answer(
             {
-                "id": id_of("DEVICE"),
-                "createdTime": _TIME,
-                "tenantId": tenant_id,
-                "customerId": customer_id,
-                "ownerId": {"anyOf": [tenant_id, customer_id]},
-                "name": _STRING,
-                "type": _STRING,
-                "label": _NULLABLE_STRING,
-                "deviceProfileId": id_of("DEVICE_PROFILE"),
-                "deviceData": {"type": "object"},
-                "firmwareId": package_id,
-                "softwareId": package_id,
-                "additionalInfo": _JSON_OBJECT,
+                **device,
+                "customerTitle": _NULLABLE_STRING,
+                "customerIsPublic": _BOOL,
+                "deviceProfileName": _STRING,
+                "active": _BOOL,
             }
         ),
+        "Count": {"type": "integer", "minimum": 0},
         "DeviceCredentials": _answer(
             {
                 "id": _answer({"id": {"type": "string", "format": "uuid"}}),
@@ -237,7 +246,15 @@ def _answers() -> JsonDict:
         ),
         "UpdateHistory": {
             "type": "array",
-            "items": _answer({"ts": _TIME, "status": _STRING, "error": _NULLABLE_STRING}),
+            "items": _answer(
+                {
+                    "ts": _TIME,
+                    "status": _STRING,
+                    "error": _NULLABLE_STRING,
+                    "title": _NULLABLE_STRING,
+                    "version": _NULLABLE_STRING,
+                }
+            ),
         },
         "DeviceAttributes": {
             "type": "object",
@@ -250,6 +267,7 @@ def _answers() -> JsonDict:
         "Tenant",
         "Customer",
         "Device",
+        "DeviceInfo",
         "DeviceProfile",
         "DeviceProfileInfo",
         "OtaPackageInfo",

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from ..domain.inputs import InputLimits
-from . import accounts, audit, devices, ota, packages, telemetry, tenancy
+from . import accounts, audit, device_infos, devices, ota, packages, telemetry, tenancy
 from .openapi import openapi_document
 from .routing import Handler, Operation, PathRoute
 
@@ -17,6 +17,7 @@ OPERATIONS: list[Operation] = [
     *accounts.OPERATIONS,
     *tenancy.OPERATIONS,
     *devices.OPERATIONS,
+    *device_infos.OPERATIONS,
     *packages.OPERATIONS,
     *audit.OPERATIONS,
     *telemetry.OPERATIONS,

@@ -9,12 +9,13 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..domain.aggregation import MAX_INTERVALS, Aggregation, parse_aggregation
 from ..domain.errors import BadRequest
 from ..domain.telemetry import AttributeScope, TelemetryPoint, split_keys
 from ..services.telemetry import MAX_POINTS
 from .body import optional_int, parse_uuid, query_int, read_body
 from .routing import Operation, Param, principal, services
-from .schema_parts import NOT_NUL, WHITE_SPACE, query_integer
+from .schema_parts import NOT_NUL, WHITE_SPACE, one_of_words, query_integer
 
 BASE = "/api/plugins/telemetry/{entityType}/{entityId}"
 DEFAULT_LIMIT = 100
@@ -98,10 +99,20 @@ async def timeseries(request: Request) -> Response:
     order = (request.query_params.get("orderBy") or "DESC").upper()
     if order not in ("ASC", "DESC"):
         raise BadRequest("Parameter 'orderBy' must be ASC or DESC")
+    aggregation = parse_aggregation(request.query_params.get("agg"))
+    # ThingsBoard aggregates only over a positive interval; 0 (the default) reads the values.
+    interval = query_int(request, "interval", 0)
     telemetry = services(request).telemetry
     series: dict[str, list[TelemetryPoint]]
     if keys and start is not None and end is not None:
-        series = await telemetry.history(user, device_id, keys, start, end, limit, order == "DESC")
+        if aggregation is not Aggregation.NONE and interval > 0:
+            series = await telemetry.aggregated(
+                user, device_id, keys, start, end, interval, aggregation
+            )
+        else:
+            series = await telemetry.history(
+                user, device_id, keys, start, end, limit, order == "DESC"
+            )
     else:
         latest = await telemetry.latest(user, device_id, keys)
         series = {key: [point] for key, point in latest.items()}
@@ -111,6 +122,14 @@ async def timeseries(request: Request) -> Response:
             for key, points in series.items()
         }
     )
+
+
+async def attribute_keys(request: Request) -> Response:
+    scopes = [_scope(request)] if "scope" in request.path_params else list(AttributeScope)
+    keys = await services(request).telemetry.attribute_keys(
+        await principal(request), _device_id(request), scopes
+    )
+    return JSONResponse(keys)
 
 
 async def timeseries_keys(request: Request) -> Response:
@@ -201,6 +220,19 @@ OPERATIONS = [
             Param("limit", "Points per key (100)", schema=query_integer(1, MAX_POINTS)),
             Param("orderBy", "ASC or DESC (default), in any case", schema=ORDER),
             Param("useStrictDataTypes", "true (in any case): values keep their JSON types"),
+            Param(
+                "agg",
+                "NONE (default), AVG, MIN, MAX, SUM or COUNT: with a positive interval, one "
+                "value per interval between startTs and endTs, oldest first (limit and orderBy "
+                "then do not apply, as in ThingsBoard)",
+                schema=one_of_words((a.value for a in Aggregation), empty=True),
+            ),
+            Param(
+                "interval",
+                f"Milliseconds per aggregation interval; 0 (default): no aggregation; at most "
+                f"{MAX_INTERVALS} intervals between startTs and endTs",
+                schema=query_integer(0),
+            ),
         ],
         response="TimeseriesMap",
         path_params=READ_PATH,
@@ -210,6 +242,24 @@ OPERATIONS = [
         BASE + "/keys/timeseries",
         timeseries_keys,
         "Telemetry keys of a device",
+        TAG,
+        response="KeyList",
+        path_params=READ_PATH,
+    ),
+    Operation(
+        "GET",
+        BASE + "/keys/attributes",
+        attribute_keys,
+        "Attribute keys of a device, of every scope",
+        TAG,
+        response="KeyList",
+        path_params=READ_PATH,
+    ),
+    Operation(
+        "GET",
+        BASE + "/keys/attributes/{scope}",
+        attribute_keys,
+        "Attribute keys of a device, of one scope",
         TAG,
         response="KeyList",
         path_params=READ_PATH,

@@ -11,6 +11,7 @@ from ..domain.model import (
     Customer,
     Device,
     DeviceCredentials,
+    DeviceInfo,
     DeviceProfile,
     JsonDict,
     OtaPackage,
@@ -135,6 +136,17 @@ def device_json(device: Device) -> JsonDict:
         "firmwareId": entity_id_json(EntityType.OTA_PACKAGE, device.firmware_id),
         "softwareId": entity_id_json(EntityType.OTA_PACKAGE, device.software_id),
         "additionalInfo": device.additional_info,
+    }
+
+
+def device_info_json(info: DeviceInfo) -> JsonDict:
+    """ThingsBoard's DeviceInfo: the device and its customer's and profile's names."""
+    return {
+        **device_json(info.device),
+        "customerTitle": info.customer_title,
+        "customerIsPublic": info.customer_is_public,
+        "deviceProfileName": info.device_profile_name,
+        "active": info.active,
     }
 
 

@@ -93,6 +93,18 @@ class Device:
         return self.firmware_id if package_type is OtaPackageType.FIRMWARE else self.software_id
 
 
+@dataclass(frozen=True)
+class DeviceInfo:
+    """A device with the names ThingsBoard's DeviceInfo adds: its customer's and profile's, and
+    whether it has been active lately."""
+
+    device: Device
+    customer_title: str | None
+    customer_is_public: bool
+    device_profile_name: str
+    active: bool
+
+
 @dataclass
 class DeviceCredentials:
     id: UUID

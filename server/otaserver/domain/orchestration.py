@@ -76,6 +76,12 @@ def current_keys(package_type: OtaPackageType) -> tuple[str, str]:
     return f"current_{prefix}_title", f"current_{prefix}_version"
 
 
+def target_keys(package_type: OtaPackageType) -> tuple[str, str]:
+    """The telemetry keys of the package a device was last sent to (written at assignment)."""
+    prefix = package_type.key_prefix
+    return f"target_{prefix}_title", f"target_{prefix}_version"
+
+
 def on_target(current_title: object, current_version: object, package: OtaPackage) -> bool:
     """A device already runs the package: the user guide says it is not notified."""
     return (current_title, current_version) == (package.title, package.version)

@@ -10,6 +10,7 @@ from .audit import AuditLog
 from .auth import Authenticator
 from .dashboard import Dashboard
 from .device_api import DeviceApi
+from .device_infos import DeviceInfos
 from .devices import Devices
 from .lookups import LookupCache
 from .monitoring import Monitoring
@@ -31,6 +32,7 @@ class Services:
     users: Users
     profiles: Profiles
     devices: Devices
+    device_infos: DeviceInfos
     packages: Packages
     telemetry: Telemetry
     device_api: DeviceApi
@@ -62,6 +64,7 @@ class Services:
             users=Users(storage, clock, audit, authenticator),
             profiles=Profiles(storage, clock, audit, orchestrator),
             devices=Devices(storage, clock, audit, orchestrator),
+            device_infos=DeviceInfos(storage, clock),
             packages=Packages(storage, blobs, clock, audit, max_package_size, limits),
             telemetry=Telemetry(storage, clock, notifier, limits),
             device_api=DeviceApi(storage, blobs, clock, lookups, limits),

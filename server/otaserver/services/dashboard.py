@@ -16,6 +16,7 @@ from ..domain.orchestration import (
     known_status,
     progress,
     state_key,
+    target_keys,
 )
 from .access import Principal, visible
 from .ports import Storage
@@ -44,6 +45,10 @@ class HistoryEntry:
     ts: int
     status: str
     error: str | None
+    # The package the device was being sent to when it reported: the target of the latest
+    # assignment at or before `ts`; None before any.
+    title: str | None
+    version: str | None
 
 
 class Dashboard:
@@ -117,23 +122,43 @@ class Dashboard:
     async def history(
         self, principal: Principal, device_id: UUID, package_type: OtaPackageType
     ) -> list[HistoryEntry]:
-        """Every status the device went through, oldest first, with the error of a FAILED."""
+        """Every status the device went through, oldest first, with the error of a FAILED and
+        the package it was being sent to then."""
         principal.require_tenant()
+        title_key, version_key = target_keys(package_type)
         async with self._storage.reading() as repos:
             visible(principal, await repos.devices.get(device_id))
             series = await repos.device_data.telemetry(
                 device_id,
-                [state_key(package_type), error_key(package_type)],
+                [state_key(package_type), error_key(package_type), title_key, version_key],
                 0,
                 2**62,
                 HISTORY_LIMIT,
                 descending=False,
             )
         errors = {p.ts: str(p.value) for p in series.get(error_key(package_type), [])}
-        return [
-            HistoryEntry(p.ts, str(p.value), errors.get(p.ts))
-            for p in series.get(state_key(package_type), [])
-        ]
+        titles = series.get(title_key, [])
+        versions = {p.ts: p.value for p in series.get(version_key, [])}
+        entries = []
+        target = 0  # index of the first assignment after the current entry
+        for point in series.get(state_key(package_type), []):
+            while target < len(titles) and titles[target].ts <= point.ts:
+                target += 1
+            assigned = titles[target - 1] if target else None
+            entries.append(
+                HistoryEntry(
+                    point.ts,
+                    str(point.value),
+                    errors.get(point.ts),
+                    None if assigned is None else str(assigned.value),
+                    None if assigned is None else _text(versions.get(assigned.ts)),
+                )
+            )
+        return entries
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _customer_of(principal: Principal) -> UUID | None:

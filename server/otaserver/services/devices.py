@@ -94,6 +94,28 @@ class Devices:
         await self._orchestrator.deliver(pushes)
         return device
 
+    async def save_with_credentials(
+        self, principal: Principal, form: DeviceForm, token: str
+    ) -> Device:
+        """A device and its access token in one call (ThingsBoard's device-with-credentials).
+
+        Tenant administrators only: customer users may neither create devices nor change
+        tokens. An update refuses a token taken by another device first, then saves the device
+        and the token if it changed.
+        """
+        principal.require_tenant_admin()
+        check_token(token)
+        if form.id is None:
+            return await self.save(principal, form, token)
+        async with self._storage.reading() as repos:
+            holders = await repos.credentials.find(credentials_id=token)
+        if any(holder.device_id != form.id for holder in holders):
+            raise BadRequest(DUPLICATE_TOKEN)
+        device = await self.save(principal, form)
+        if (await self.credentials(principal, device.id)).credentials_id != token:
+            await self.update_credentials(principal, device.id, token)
+        return device
+
     async def _profile_of(
         self, repos: Repositories, principal: Principal, form: DeviceForm
     ) -> DeviceProfile:

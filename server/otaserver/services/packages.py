@@ -229,7 +229,9 @@ class Packages:
         )
 
     async def page(self, principal: Principal, request: PageRequest) -> Page:
-        tenant_id = principal.require_tenant_admin()
+        # Customer users list the tenant's packages too, read-only, as in ThingsBoard.
+        principal.require(Authority.TENANT_ADMIN, Authority.CUSTOMER_USER)
+        tenant_id = principal.require_tenant()
         async with self._storage.reading() as repos:
             return await repos.packages.page(request, tenant_id=tenant_id)
 

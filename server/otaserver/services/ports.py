@@ -16,6 +16,7 @@ from ..domain.model import (
     Customer,
     Device,
     DeviceCredentials,
+    DeviceInfo,
     DeviceProfile,
     OtaPackage,
     Page,
@@ -53,9 +54,30 @@ class PackageRepository(EntityRepository[OtaPackage], Protocol):
     async def count_blob_users(self, data_sha256: str) -> int: ...
 
 
+@dataclass(frozen=True)
+class DeviceInfoFilter:
+    """Which devices a DeviceInfo listing holds (ThingsBoard's DeviceInfoFilter)."""
+
+    tenant_id: UUID
+    customer_id: UUID | None = None
+    # Only the devices no customer has (a tenant's own, as `includeCustomers=false`).
+    tenant_owned_only: bool = False
+    # A profile name; when given, device_profile_id is ignored (as in ThingsBoard).
+    device_type: str | None = None
+    device_profile_id: UUID | None = None
+    active: bool | None = None
+
+
 class DeviceRepository(EntityRepository[Device], Protocol):
     async def count_using_package(self, package_id: UUID) -> int: ...
     async def by_token(self, token: str) -> tuple[Device, DeviceProfile] | None: ...
+    async def count_without_package(
+        self, tenant_id: UUID, profile_id: UUID, package_type: OtaPackageType
+    ) -> int: ...
+    async def info(self, device_id: UUID, active_since: int) -> DeviceInfo | None: ...
+    async def info_page(
+        self, request: PageRequest, where: DeviceInfoFilter, active_since: int
+    ) -> Page: ...
 
 
 class ProfileRepository(EntityRepository[DeviceProfile], Protocol):
@@ -86,6 +108,9 @@ class DeviceDataRepository(Protocol):
         self, device_id: UUID, keys: Sequence[str] | None = None
     ) -> dict[str, TelemetryPoint]: ...
     async def telemetry_keys(self, device_id: UUID) -> list[str]: ...
+    async def attribute_keys(
+        self, device_id: UUID, scopes: Sequence[AttributeScope]
+    ) -> list[str]: ...
 
 
 @dataclass(frozen=True)

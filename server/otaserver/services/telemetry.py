@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from ..domain.aggregation import Aggregation, aggregate, check_intervals
 from ..domain.enums import Authority
 from ..domain.errors import BadRequest
 from ..domain.inputs import InputLimits, parse_json
@@ -90,6 +91,40 @@ class Telemetry:
             return await repos.device_data.telemetry(
                 device_id, keys, start_ts, end_ts, limit, descending
             )
+
+    async def aggregated(
+        self,
+        principal: Principal,
+        device_id: UUID,
+        keys: list[str],
+        start_ts: int,
+        end_ts: int,
+        interval: int,
+        aggregation: Aggregation,
+    ) -> dict[str, list[TelemetryPoint]]:
+        """Each key's values aggregated over `interval` ms buckets (domain.aggregation)."""
+        await self._device(principal, device_id)
+        check_intervals(start_ts, end_ts, interval)
+        async with self._storage.reading() as repos:
+            series = await repos.device_data.telemetry(
+                device_id, keys, start_ts, end_ts, MAX_POINTS + 1, descending=False
+            )
+        if any(len(points) > MAX_POINTS for points in series.values()):
+            raise BadRequest(
+                f"More than {MAX_POINTS} values of a key to aggregate; shorten the time range"
+            )
+        found = {
+            key: aggregate(points, key, start_ts, end_ts, interval, aggregation)
+            for key, points in series.items()
+        }
+        return {key: points for key, points in found.items() if points}
+
+    async def attribute_keys(
+        self, principal: Principal, device_id: UUID, scopes: list[AttributeScope]
+    ) -> list[str]:
+        await self._device(principal, device_id)
+        async with self._storage.reading() as repos:
+            return await repos.device_data.attribute_keys(device_id, scopes)
 
     async def keys(self, principal: Principal, device_id: UUID) -> list[str]:
         await self._device(principal, device_id)

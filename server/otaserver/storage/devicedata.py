@@ -147,3 +147,13 @@ class DeviceDataRepository:
             .order_by(table.c.key)
         )
         return [row.key for row in rows]
+
+    async def attribute_keys(self, device_id: UUID, scopes: Sequence[AttributeScope]) -> list[str]:
+        table = tables.attributes
+        rows = await self._connection.execute(
+            sa.select(table.c.key)
+            .where(table.c.device_id == device_id, table.c.scope.in_(list(scopes)))
+            .distinct()
+            .order_by(table.c.key)
+        )
+        return [row.key for row in rows]

@@ -19,6 +19,7 @@ from ..domain.model import (
     Customer,
     Device,
     DeviceCredentials,
+    DeviceInfo,
     DeviceProfile,
     OtaPackage,
     Page,
@@ -26,8 +27,8 @@ from ..domain.model import (
     Tenant,
     User,
 )
-from ..services.ports import DuplicateKey
-from . import tables
+from ..services.ports import DeviceInfoFilter, DuplicateKey
+from . import device_infos, tables
 from .database import BEGIN_MODE
 from .devicedata import DeviceDataRepository
 from .errors import storage_errors
@@ -201,6 +202,21 @@ class DeviceRepository(_UsesPackages[Device]):
         device = Device(**{c.name: values[c.name] for c in devices.c})
         profile = DeviceProfile(**{c.name: values["profile__" + c.name] for c in profiles.c})
         return device, profile
+
+    async def count_without_package(
+        self, tenant_id: UUID, profile_id: UUID, package_type: OtaPackageType
+    ) -> int:
+        """Devices of the profile without a package of their own of that type."""
+        column = "firmware_id" if package_type is OtaPackageType.FIRMWARE else "software_id"
+        return await self.count(tenant_id=tenant_id, device_profile_id=profile_id, **{column: None})
+
+    async def info(self, device_id: UUID, active_since: int) -> DeviceInfo | None:
+        return await device_infos.device_info(self._connection, device_id, active_since)
+
+    async def info_page(
+        self, request: PageRequest, where: DeviceInfoFilter, active_since: int
+    ) -> Page:
+        return await device_infos.device_info_page(self._connection, request, where, active_since)
 
 
 class ProfileRepository(_UsesPackages[DeviceProfile]):

@@ -78,6 +78,34 @@ def test_history_keeps_every_reported_status_in_order(paced: Start) -> None:
     }
 
 
+def test_history_entries_name_the_package_targeted_then(paced: Start) -> None:
+    _, tenant = paced(100, 1000)
+    profile_id, (device,) = profile_with_devices(tenant, 1)
+    device_id, token = device["id"]["id"], token_of(tenant, device)
+    report(tenant, token, {"fw_state": "IDLE"})  # before any assignment: no package
+    first = package(tenant, profile_id, "1.0", "first-fw")
+    second = package(tenant, profile_id, "2.0", "second-fw")
+    device = tenant.api.post("/api/device", {**device, "firmwareId": first["id"]})
+    wait_for(lambda: len(initiated(tenant, device_id)) == 1, 10)
+    report(tenant, token, {"fw_state": "DOWNLOADING"})
+    report(tenant, token, {"fw_state": "FAILED", "fw_error": "no space"})
+    tenant.api.post("/api/device", {**device, "firmwareId": second["id"]})
+    wait_for(lambda: len(initiated(tenant, device_id)) == 2, 10)
+    report(tenant, token, {"fw_state": "DOWNLOADING"})
+
+    entries = history(tenant, device_id)
+    assert [(e["status"], e["title"], e["version"], e["error"]) for e in entries] == [
+        ("IDLE", None, None, None),
+        ("QUEUED", "first-fw", "1.0", None),
+        ("INITIATED", "first-fw", "1.0", None),
+        ("DOWNLOADING", "first-fw", "1.0", None),
+        ("FAILED", "first-fw", "1.0", "no space"),
+        ("QUEUED", "second-fw", "2.0", None),
+        ("INITIATED", "second-fw", "2.0", None),
+        ("DOWNLOADING", "second-fw", "2.0", None),
+    ]
+
+
 def test_dashboard_counts_and_tabs(paced: Start) -> None:
     _, tenant = paced(100, 1000)
     profile_id, devices = profile_with_devices(tenant, 4)
