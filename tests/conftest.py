@@ -38,7 +38,7 @@ def database_for(backend: str, stack: ExitStack) -> str:
     if postgres_admin_url() is None:
         if os.environ.get(REQUIRE_POSTGRES_ENV):
             pytest.fail(f"{REQUIRE_POSTGRES_ENV} is set but {POSTGRES_URL_ENV} is not")
-        pytest.skip(f"PostgreSQL run needs {POSTGRES_URL_ENV} (CI sets it)")
+        pytest.skip(f"PostgreSQL run needs {POSTGRES_URL_ENV} (scripts/test.sh sets it up as root)")
     return stack.enter_context(fresh_postgres_database())
 
 
