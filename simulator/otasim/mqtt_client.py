@@ -152,6 +152,9 @@ async def connect(
             raise ConnectRefused(f"connection refused: {name}", connack.reason_code)
     except BaseException as error:
         if writer is not None:
+            if isinstance(error, asyncio.CancelledError):
+                writer.close()  # and no waiting: the caller wants out now
+                raise
             await _close(writer, timeout)
         if isinstance(error, TimeoutError):
             raise MqttTimeout(f"no CONNACK from {host}:{port} within {timeout} s") from None

@@ -30,7 +30,9 @@ from otasim.mqtt_client import (
     connect,
 )
 
-from otamqtt.packets import Will
+from otamqtt.codec import Decoder, encode
+from otamqtt.packets import ConnAck, ProtocolVersion, PubAck, Publish, Will
+from otamqtt.properties import Properties, PropertyId
 from tests.support.api import Api
 from tests.support.process import ServerProcess, free_port, start_server
 
@@ -220,13 +222,56 @@ def test_the_server_keepalive_wins(tmp_path: Path) -> None:
         broker.stop()
 
 
-def test_concurrent_publishes_respect_receive_maximum(mosquitto: Broker, version: int) -> None:
+def test_concurrent_publishes_go_through(mosquitto: Broker, version: int) -> None:
     async def main() -> None:
-        client = await sim_client(mosquitto, version)
+        queue, on_message = inbox()
+        client = await sim_client(mosquitto, version, on_message)
         topic = f"test/{uuid.uuid4().hex}"
+        await client.subscribe([(topic, 1)])
         await asyncio.gather(*(client.publish(topic, b"%d" % i) for i in range(5)))
-        assert not client.closed.done(), client.cause
+        assert sorted([(await next_message(queue))[1] for _ in range(5)]) == [
+            b"%d" % i for i in range(5)
+        ]
         await client.disconnect()
+
+    run(main())
+
+
+def test_publishes_in_flight_stay_within_receive_maximum() -> None:
+    """A broker of a few lines that allows 2 unacknowledged QoS 1 publishes (no broker at hand
+    makes a client keep to its Receive Maximum: mosquitto queues the excess)."""
+    in_flight: list[int] = []  # unacknowledged publishes, as each one arrives
+
+    async def broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            decoder = Decoder()
+            while not decoder.feed(await reader.read(4096)):
+                pass
+            properties = Properties({PropertyId.RECEIVE_MAXIMUM: 2})
+            writer.write(encode(ConnAck(False, 0, properties), ProtocolVersion.V5))
+            while data := await reader.read(4096):
+                unacked = [p.packet_id or 0 for p in decoder.feed(data) if isinstance(p, Publish)]
+                in_flight.extend(range(1, len(unacked) + 1))
+                await asyncio.sleep(0.05)  # more would come now if the client did not wait
+                for packet_id in unacked:
+                    writer.write(encode(PubAck(packet_id), ProtocolVersion.V5))
+        finally:
+            writer.close()
+            finished.set()
+
+    finished = asyncio.Event()
+
+    async def main() -> None:
+        async with await asyncio.start_server(broker, LOCALHOST, 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            client = await connect(LOCALHOST, port, client_id="c", username="u", version=5)
+            try:
+                await asyncio.gather(*(client.publish("t", b"%d" % i) for i in range(6)))
+            finally:
+                await client.disconnect()
+                await finished.wait()
+        assert len(in_flight) == 6
+        assert max(in_flight) == 2
 
     run(main())
 
