@@ -8,8 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from otaserver.transports.mqtt.codec import Decoder
-from otaserver.transports.mqtt.packets import (
+from otamqtt.codec import Decoder
+from otamqtt.packets import (
     PACKET_TYPES,
     SERVER_ONLY,
     Auth,
@@ -34,7 +34,7 @@ from otaserver.transports.mqtt.packets import (
     Will,
     valid_reason_codes,
 )
-from otaserver.transports.mqtt.properties import (
+from otamqtt.properties import (
     MAX_VARINT,
     PROPERTY_SPECS,
     Properties,

@@ -12,19 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...domain import faults
-from ...domain.errors import OtaError, Unauthorized
-from ...domain.faults import Fault
-from ...domain.ota import chunk_range
-from ...domain.telemetry import split_keys
-from ...metrics import Metrics
-from ...services.device_api import DeviceApi, DeviceIdentity
-from ...services.ports import BlobMissing
-from ...sessions import SessionRegistry, Subscription, Transport
-from . import topics
-from .codec import Decoder, MalformedPacket, UnsupportedProtocolVersion, encode
-from .downloads import Binding, Bindings, DownloadError, parse_chunk_size, publish_header
-from .packets import (
+from otamqtt.codec import Decoder, MalformedPacket, UnsupportedProtocolVersion, encode
+from otamqtt.packets import (
     Auth,
     ConnAck,
     Connect,
@@ -45,7 +34,19 @@ from .packets import (
     UnsubAck,
     Unsubscribe,
 )
-from .properties import Properties, PropertyId
+from otamqtt.properties import Properties, PropertyId
+
+from ...domain import faults
+from ...domain.errors import OtaError, Unauthorized
+from ...domain.faults import Fault
+from ...domain.ota import chunk_range
+from ...domain.telemetry import split_keys
+from ...metrics import Metrics
+from ...services.device_api import DeviceApi, DeviceIdentity
+from ...services.ports import BlobMissing
+from ...sessions import SessionRegistry, Subscription, Transport
+from . import topics
+from .downloads import Binding, Bindings, DownloadError, parse_chunk_size, publish_header
 from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)

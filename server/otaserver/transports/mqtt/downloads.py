@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from otamqtt.codec import encode
+from otamqtt.packets import ProtocolVersion, Publish
+from otamqtt.properties import pack_varint
+
 from ...domain.inputs import parse_decimal
 from ...services.device_api import PackageData
-from .codec import encode
-from .packets import ProtocolVersion, Publish
-from .properties import pack_varint
 
 # The largest remaining length MQTT can express.
 MAX_REMAINING_LENGTH = 268_435_455

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otaserver.transports.mqtt.codec import Decoder, encode
-from otaserver.transports.mqtt.packets import (
+from otamqtt.codec import Decoder, encode
+from otamqtt.packets import (
     Auth,
     ConnAck,
     Connect,
@@ -29,7 +29,7 @@ from otaserver.transports.mqtt.packets import (
     UnsubAck,
     Unsubscribe,
 )
-from otaserver.transports.mqtt.properties import Properties, PropertyId, pack_varint
+from otamqtt.properties import Properties, PropertyId, pack_varint
 from tests.support.mqtt_packets import (
     CASES,
     V3,

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from otaserver.transports.mqtt.codec import (
+from otamqtt.codec import (
     Decoder,
     MalformedPacket,
     ProtocolError,
     UnsupportedProtocolVersion,
     encode,
 )
-from otaserver.transports.mqtt.packets import (
+from otamqtt.packets import (
     Auth,
     ConnAck,
     Connect,
@@ -31,7 +31,7 @@ from otaserver.transports.mqtt.packets import (
     Unsubscribe,
     Will,
 )
-from otaserver.transports.mqtt.properties import Properties, PropertyId, pack_utf8, pack_varint
+from otamqtt.properties import Properties, PropertyId, pack_utf8, pack_varint
 from tests.support.mqtt_packets import V3, V5
 
 # --- malformed input --------------------------------------------------------------------------

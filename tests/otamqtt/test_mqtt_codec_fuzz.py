@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otaserver.transports.mqtt.codec import Decoder, MalformedPacket, PacketTooLarge, encode
-from otaserver.transports.mqtt.packets import PacketType, ProtocolVersion, Publish, ReasonCode
-from otaserver.transports.mqtt.properties import MAX_VARINT, pack_varint
+from otamqtt.codec import Decoder, MalformedPacket, PacketTooLarge, encode
+from otamqtt.packets import PacketType, ProtocolVersion, Publish, ReasonCode
+from otamqtt.properties import MAX_VARINT, pack_varint
 from tests.support.mqtt_packets import (
     CASES,
     V3,
