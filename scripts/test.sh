@@ -18,6 +18,8 @@ command -v coap-client-notls >/dev/null || apt_packages+=(libcoap3-bin)
 command -v nginx >/dev/null || apt_packages+=(nginx-light)
 command -v npm >/dev/null || apt_packages+=(nodejs npm)
 command -v unshare >/dev/null || apt_packages+=(util-linux)
+# The simulator's HTML report is opened in a real browser (Playwright drives the system one).
+command -v chromium >/dev/null || apt_packages+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv)
 if ((${#apt_packages[@]})); then
   if is_root && command -v apt-get >/dev/null; then
