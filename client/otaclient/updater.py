@@ -30,6 +30,8 @@ INSTALL = "install"
 
 BACKOFF_BASE_MS = 1000
 BACKOFF_MAX_MS = 300000
+# A chunk reply cut short is asked for again, this many times in a row at most.
+MAX_SHORT_REPLIES = 3
 
 
 class Updater:
@@ -47,6 +49,7 @@ class Updater:
         self._digest = None
         self._shared = {}
         self._resync = False
+        self._short = 0
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -102,6 +105,15 @@ class Updater:
             return self._fail("download ended at byte %d of %d" % (self.received, size))
         if self.received + len(data) > size:
             return self._fail("more than the announced %d bytes arrived" % size)
+        if self.chunk_size and len(data) < min(self.chunk_size, size - self.received):
+            # Cut short on the way: storing it would shift every later byte. Ask again.
+            self._short += 1
+            if self._short > MAX_SHORT_REPLIES:
+                return self._fail(
+                    "chunk %d came short %d times" % (self.received // self.chunk_size, self._short)
+                )
+            return [self._next_request()]
+        self._short = 0
         offset = self.received
         self._digest.update(data)
         self.received += len(data)

@@ -26,6 +26,7 @@ class FakeTransport:
         self.agent = None
         self.telemetry = []
         self.served = 0
+        self.cut = ()  # numbers of the replies (from 0) that lose their last byte on the way
 
     def send_telemetry(self, values):
         self.telemetry.append(values)
@@ -39,6 +40,8 @@ class FakeTransport:
         self.served += 1
         start = min(index * size, self.size) if size else 0
         end = min(start + size, self.size) if size else self.size
+        if self.served - 1 in self.cut:
+            end -= 1
         return pattern(start, end - start)
 
     def states(self):
@@ -140,6 +143,24 @@ def check_bad_checksum():
     assert agent.installer.installed is None and agent.store.length == 0
 
 
+def check_short_replies(vectors):
+    size, chunk = 10000, 1000
+    shared = shared_for(size, "SHA256", vectors["sha256_10000"])
+    agent, transport = make(shared, size, chunk)
+    transport.cut = (2, 3, 9)  # the third chunk comes short twice, the last one once
+    agent.handle(agent.updater.start())
+    assert transport.states()[-1] == "UPDATED", transport.telemetry
+    assert bytes(agent.store.image) == pattern(0, size)
+    assert transport.served == 13
+    # A link that always cuts the same chunk short gives up after a few tries.
+    agent, transport = make(shared, size, chunk)
+    transport.cut = tuple(range(1, 100))
+    agent.handle(agent.updater.start())
+    assert transport.states()[-1] == "FAILED"
+    assert "chunk 1 came short 4 times" in transport.telemetry[-1]["fw_error"], transport.telemetry
+    assert transport.served == 5
+
+
 def check_resume(vectors):
     size, chunk = 10000, 1000
     shared = shared_for(size, "SHA256", vectors["sha256_10000"])
@@ -234,6 +255,7 @@ def main(vectors):
     check_update(vectors)
     check_every_algorithm(vectors)
     check_bad_checksum()
+    check_short_replies(vectors)
     check_resume(vectors)
     check_backoff()
     print("CORE OK")
