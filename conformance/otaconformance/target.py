@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 from otaclient import protocol as wire
-
-Entity = dict[str, Any]
+from otatarget.rest import Entity as Entity  # the checks' name for a JSON entity
+from otatarget.rest import call, client, new_tenant_admin, profile_body
 
 # The largest chunk a device may ask for over MQTT: otakit's default (`--mqtt-max-chunk-size`),
 # the suite's default too, and ThingsBoard's (NETTY_MAX_PAYLOAD_SIZE), taken with --thingsboard.
@@ -159,7 +159,7 @@ class Target:
     created: Created = field(init=False, default_factory=Created)
 
     def __post_init__(self) -> None:
-        self.http = client(self.url, self.username, self.password, self.created)
+        self.http = client(self.url, self.username, self.password, [self.created.note])
 
     def clean_up(self) -> str:
         """Deletes what the checks created through this target; says what it did."""
@@ -177,21 +177,8 @@ class Target:
         return self.pack_size <= 20 and self.pack_interval_ms <= 5000
 
     def profile(self) -> str:
-        created = self.call(
-            "POST",
-            "/api/deviceProfile",
-            json={
-                "name": f"conformance-{uuid.uuid4().hex[:8]}",
-                "type": "DEFAULT",
-                "transportType": "DEFAULT",
-                "provisionType": "DISABLED",
-                "profileData": {
-                    "configuration": {"type": "DEFAULT"},
-                    "transportConfiguration": {"type": "DEFAULT"},
-                    "provisionConfiguration": {"type": "DISABLED"},
-                },
-            },
-        )
+        name = f"conformance-{uuid.uuid4().hex[:8]}"
+        created = self.call("POST", "/api/deviceProfile", json=profile_body(name))
         return str(created["id"]["id"])
 
     def package_info(
@@ -338,66 +325,4 @@ class Target:
     def new_tenant_admin(self, prefix: str = "conf") -> tuple[str, str]:
         """A new tenant with its administrator (email, password); needs the system administrator."""
         assert self.sysadmin is not None, "a new tenant needs the system administrator's account"
-        return new_tenant_admin(self.url, self.sysadmin, prefix, self.created)
-
-
-def client(url: str, username: str, password: str, created: Created | None = None) -> httpx.Client:
-    """An HTTP client logged in to the REST API; `created` notes the entities it creates."""
-    hooks = {"response": [created.note]} if created is not None else {}
-    http = httpx.Client(base_url=url, timeout=60, event_hooks=hooks)
-    http.headers["X-Authorization"] = "Bearer " + login(url, username, password)
-    return http
-
-
-def call(
-    http: httpx.Client, method: str, path: str, expect: int | None = 200, **kwargs: Any
-) -> Any:
-    """A REST call that must answer `expect`; its JSON (or bytes, or None when empty)."""
-    response = http.request(method, path, **kwargs)
-    if expect is not None:
-        assert response.status_code == expect, (
-            f"{method} {path}: expected {expect}, got {response.status_code}: {response.text[:300]}"
-        )
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return response.content
-
-
-def login(url: str, username: str, password: str) -> str:
-    response = httpx.post(
-        url + "/api/auth/login", json={"username": username, "password": password}, timeout=30
-    )
-    assert response.status_code == 200, f"login as {username} failed: {response.text[:200]}"
-    return str(response.json()["token"])
-
-
-def new_tenant_admin(
-    url: str, sysadmin: tuple[str, str], prefix: str, created: Created | None = None
-) -> tuple[str, str]:
-    """A new tenant and its administrator, activated through ThingsBoard's activation link.
-
-    `created` notes the tenant, whose deletion takes all it holds with it."""
-    password = f"{prefix}-{uuid.uuid4().hex[:12]}"
-    with client(url, *sysadmin) as http:
-        tenant = call(http, "POST", "/api/tenant", json={"title": f"{prefix}-{uuid.uuid4().hex}"})
-        if created is not None:
-            created.tenants.append(str(tenant["id"]["id"]))
-        email = f"{prefix}-{uuid.uuid4().hex[:8]}@conformance.test"
-        user = call(
-            http,
-            "POST",
-            "/api/user",
-            params={"sendActivationMail": "false"},
-            json={"email": email, "authority": "TENANT_ADMIN", "tenantId": tenant["id"]},
-        )
-        link = http.get(f"/api/user/{user['id']['id']}/activationLink").text
-        call(
-            http,
-            "POST",
-            "/api/noauth/activate",
-            json={"activateToken": link.split("activateToken=", 1)[1], "password": password},
-        )
-    return email, password
+        return new_tenant_admin(self.url, self.sysadmin, prefix, self.created.tenants.append)

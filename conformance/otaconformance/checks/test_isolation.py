@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from otaclient import protocol as wire
+from otatarget.rest import call, client
 
 from otaconformance.devices import HttpDevice, MqttDevice
-from otaconformance.target import Target, call, client, rule
+from otaconformance.target import Target, rule
 
 HIDDEN = (403, 404)  # ThingsBoard says 403 for another tenant's entity, otakit 404
 
