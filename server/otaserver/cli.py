@@ -205,7 +205,11 @@ def reset_password(values: dict[str, object]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    # These two are whole programs with their own options; they get the rest as it is.
+    # These are whole programs with their own options; they get the rest as it is.
+    if arguments[:1] == ["simulate"]:
+        from otasim.cli import main as simulate_main
+
+        return int(simulate_main(arguments[1:]))
     if arguments[:1] == ["device"]:
         from otaclient.device import main as device_main
 
@@ -228,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _serve_parser(commands)
     _admin_parser(commands)
     commands.add_parser("device", help="run a virtual device (otakit device -h)")
+    commands.add_parser("simulate", help="run a virtual fleet (otakit simulate -h)")
     commands.add_parser("conformance", help="run the conformance suite (otakit conformance -h)")
     args = vars(parser.parse_args(arguments))
     command = args.pop("command")

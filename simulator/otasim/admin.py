@@ -127,6 +127,16 @@ class Admin:
         """A REST call that must answer `expect`; its JSON (or bytes, or None when empty)."""
         return check(await self.http.request(method, path, **kwargs), expect, AdminError)
 
+    async def find_profile(self, name: str) -> str:
+        """The id of the device profile named `name` (an operator's, for --profile)."""
+        page = await self.call(
+            "GET", "/api/deviceProfiles", params={"pageSize": 100, "page": 0, "textSearch": name}
+        )
+        for profile in page.get("data", []):
+            if profile.get("name") == name:
+                return str(profile["id"]["id"])
+        raise ValueError(f"no device profile named {name!r}")
+
     async def create_profile(self, name: str) -> str:
         created = await self.call("POST", "/api/deviceProfile", json=profile_body(name))
         return str(created["id"]["id"])

@@ -78,15 +78,20 @@ def check_pace(
     pack_size: int,
     interval_ms: float,
     tolerance_ms: float = DEFAULT_TOLERANCE_MS,
+    first_push_times: Iterable[float] | None = None,
 ) -> dict[str, Any]:
-    """The summary's "pace" object for these push arrival times (seconds, any order)."""
+    """The summary's "pace" object for these push arrival times (seconds, any order).
+
+    The rate is judged on `first_push_times` when given (each device's first push): the backlog
+    of the assignment, without the later renotifications of devices the server retried."""
     times = sorted(push_times)
+    firsts = times if first_push_times is None else sorted(first_push_times)
     window = window_ms(interval_ms, tolerance_ms)
     return {
         "window_ms": window,
         "max_in_window": max_in_window(times, window / 1000),
         "violations": count_violations(times, window / 1000, pack_size),
-        "allowed_rate_fraction": allowed_rate_fraction(times, pack_size, interval_ms),
+        "allowed_rate_fraction": allowed_rate_fraction(firsts, pack_size, interval_ms),
         "notifications": len(times),
     }
 

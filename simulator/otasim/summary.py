@@ -6,10 +6,14 @@ Definitions beyond the design (docs: notes/sim-design.md):
   notify_ms uses each device's first push (a renotification is not a latency), time_to_updated_s
   each device's first reported UPDATED.
 - `bytes.ratio` is fetched / images, 0.0 when no image size is known.
+- A `server` event per device carries the state the server recorded at the end; a device that
+  matched its prediction but whose server says otherwise is a mismatch too.
 - `ok` also needs every device to have ended (final_states["NONE"] == 0): a device that never
   reached a final state did not match its prediction either.
 - `series` keeps, besides the design's four lists, `push_times` (every push arrival, sorted: the
-  pace of a merge is recomputed from them) and `notify_ms`, so that every latency can be merged.
+  pace of a merge is recomputed from them), `first_push_times` (each device's first: the
+  allowed-rate fraction is judged on the assignment's backlog, not on later renotifications)
+  and `notify_ms`, so that every latency can be merged.
   Merging assumes the parts share one clock (the workers of one run); the states series of a
   merge is each part's step function read on a common grid.
 """
@@ -43,6 +47,7 @@ class _Device:
     pushes: list[float] = field(default_factory=list)
     updated_at: float | None = None
     final: Mapping[str, Any] | None = None
+    server: str | None = None
 
 
 def summarize(
@@ -90,10 +95,13 @@ def summarize(
             chunk_ms.append(float(e["ms"]))
         elif kind == "final":
             device.final = e
+        elif kind == "server":
+            device.server = str(e.get("state"))
 
     pack_size = int(run.get("pack_size", 0))
     interval_ms = float(run.get("pack_interval_ms", 0))
     push_times = sorted(t for d in devices.values() for t in d.pushes)
+    first_pushes = sorted(min(d.pushes) for d in devices.values() if d.pushes)
     notify_ms: list[float] = []
     to_updated: list[float] = []
     if assigned is not None:
@@ -114,6 +122,9 @@ def summarize(
             images += int(d.final.get("image_size", 0))
             if not d.final.get("matched", True):
                 mismatches.append(_mismatch(name, d, state))
+            elif d.server is not None and d.server != state:
+                reason = f"the device ended {state}; the server recorded {d.server}"
+                mismatches.append({**_mismatch(name, d, state), "reason": reason})
 
     summary: Summary = {
         "seed": run.get("seed"),
@@ -124,7 +135,7 @@ def summarize(
         "image_size": run.get("image_size"),
         "final_states": dict(final_states),
         "mismatches": mismatches,
-        "pace": check_pace(push_times, pack_size, interval_ms, tolerance_ms),
+        "pace": check_pace(push_times, pack_size, interval_ms, tolerance_ms, first_pushes),
         "notified_twice": sorted(
             n for n, d in devices.items() if len(d.pushes) > 1 and not d.renotify
         ),
@@ -136,6 +147,7 @@ def summarize(
             "states": _state_series(len(devices), transitions, end, state_samples),
             "notifications": per_interval(push_times, interval_ms),
             "push_times": push_times,
+            "first_push_times": first_pushes,
             **{key: downsample(values, sample_limit) for key, values in raw.items()},
         },
     }
@@ -166,6 +178,7 @@ def merge(
     interval_ms = float(first["pack_interval_ms"])
     tolerance_ms = interval_ms - float(first["pace"]["window_ms"])
     push_times = list(heapq.merge(*(s["series"]["push_times"] for s in summaries)))
+    first_pushes = list(heapq.merge(*(s["series"]["first_push_times"] for s in summaries)))
 
     final_states: Counter[str] = Counter()
     faults: dict[str, Counter[str]] = {}
@@ -193,7 +206,7 @@ def merge(
         "mismatches": sorted(
             (m for s in summaries for m in s["mismatches"]), key=lambda m: str(m["device"])
         ),
-        "pace": check_pace(push_times, pack_size, interval_ms, tolerance_ms),
+        "pace": check_pace(push_times, pack_size, interval_ms, tolerance_ms, first_pushes),
         "notified_twice": sorted(d for s in summaries for d in s["notified_twice"]),
         "never_notified": sorted(d for s in summaries for d in s["never_notified"]),
         "latency": latency,
@@ -203,6 +216,7 @@ def merge(
             "states": _merge_state_series(summaries, state_samples),
             "notifications": per_interval(push_times, interval_ms),
             "push_times": push_times,
+            "first_push_times": first_pushes,
             **kept,
         },
     }
