@@ -143,8 +143,19 @@ class QueueWorker:
             # Stale: the assignment changed while it waited. Uses none of the pace.
             await repos.ota.finish(entry.id, QueueState.SKIPPED, now)
             return []
-        data = repos.device_data
         kind = entry.package_type
+        state = await repos.ota.state(device.id, kind)
+        if (
+            state is not None
+            and state.package_id == package.id
+            and state.status != UpdateStatus.QUEUED.value
+            and state.status_ts > entry.created_time
+        ):
+            # The device reported on this package after the record was queued: a retry of a
+            # device that was slow, not stuck. Notifying it now would undo what it reported.
+            await repos.ota.finish(entry.id, QueueState.SKIPPED, now)
+            return []
+        data = repos.device_data
         await data.save_telemetry(
             device.id, [TelemetryPoint(state_key(kind), now, UpdateStatus.INITIATED.value)]
         )

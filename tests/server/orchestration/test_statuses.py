@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -164,3 +165,27 @@ def test_a_stuck_device_fails_and_is_retried(paced: Start) -> None:
     assert row["retries"] == 1 and row["error"].startswith("stuck in INITIATED")
     # Retries used up: it stays FAILED.
     assert seen().count("QUEUED") == 2
+
+
+def test_a_retry_is_not_sent_to_a_device_that_went_on_by_itself(paced: Start) -> None:
+    # Found by the simulator's stall fault: a device silent past the stuck timeout is marked
+    # FAILED and queued again; when it then finishes before the queue's pace lets the retry
+    # out, the retry must not turn its UPDATED back into INITIATED.
+    _, tenant = paced(1, 6000, OTAKIT_OTA_STUCK_TIMEOUTS="DOWNLOADING=1")
+    profile_id, (device,) = profile_with_devices(tenant, 1)
+    pkg = package(tenant, profile_id)
+    tenant.api.post("/api/device", {**device, "firmwareId": pkg["id"]})
+    device_id, token = device["id"]["id"], token_of(tenant, device)
+
+    def seen() -> list[str]:
+        return [v for _, v in states(tenant, device_id)]
+
+    wait_for(lambda: "INITIATED" in seen(), 20, "INITIATED")
+    report(tenant, token, {"fw_state": "DOWNLOADING"})
+    wait_for(lambda: seen()[-2:] == ["FAILED", "QUEUED"], 20, "FAILED and queued again")
+    for state in ("DOWNLOADED", "VERIFIED", "UPDATING", "UPDATED"):
+        report(tenant, token, {"fw_state": state})
+    time.sleep(7)  # past the next pack interval (6 s), when the queue would send the retry
+    retried = seen()
+    assert retried[-1] == "UPDATED", retried
+    assert retried.count("INITIATED") == 1, retried
