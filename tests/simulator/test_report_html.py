@@ -73,13 +73,18 @@ def test_the_mismatch_table_shows_the_first_200_rows(tmp_path: Path) -> None:
 
 
 def test_the_report_renders_every_plot_offline_in_headless_chromium(tmp_path: Path) -> None:
+    summary = summarize(fleet_trace(300))
+    _, html_path = write_report(summary, tmp_path / "report")
+    assert_plots_render(html_path, tmp_path)
+
+
+def assert_plots_render(html_path: Path, tmp_path: Path) -> None:
+    """Opens the report in headless Chromium, offline, and checks each plot drew something."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from PIL import Image
 
-    summary = summarize(fleet_trace(300))
-    _, html_path = write_report(summary, tmp_path / "report")
     requests: list[str] = []
     outside: list[str] = []
     with sync_api.sync_playwright() as playwright:

@@ -1,0 +1,148 @@
+"""`otakit simulate` against a real otakit it starts (--start-local): whole fleets with every
+fault model on every transport, a server with a fault of its own, determinism and replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from otasim.faults import MODELS, TRANSPORTS
+from otasim.trace import read_trace, request_sequences, state_sequences
+
+from tests.conftest import database_for
+from tests.simulator.test_report_html import assert_plots_render
+
+ALL_FAULTS = ",".join(f"{name}=2%" for name in MODELS if name != "none")
+RUN_TIMEOUT = 600
+
+
+def simulate(report: Path, *args: str, database_url: str = "") -> tuple[int, dict[str, Any]]:
+    """Runs `otakit simulate --start-local` to its end; its exit code and summary."""
+    command = [
+        *(sys.executable, "-m", "otaserver.cli", "simulate", "--start-local"),
+        *("--report", str(report), "--image-size", "65536", "--stuck-timeout", "30"),
+        *("--timeout", "300", *args),
+    ]
+    if database_url:
+        command += ["--database-url", database_url]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=dict(os.environ)
+    )
+    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((report / "summary.json").read_text())
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["ok"] == summary["ok"] and printed["report"] == str(report / "report.html")
+    return result.returncode, summary
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_fleet_of_500_with_every_fault_on_every_transport_ends_as_predicted(
+    backend: str, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        database_url = database_for(backend, stack)
+        code, summary = simulate(
+            tmp_path / "report",
+            *("--devices", "500", "--seed", "11", "--faults", ALL_FAULTS),
+            *("--pack-size", "50", "--pack-interval-ms", "1000"),
+            database_url=database_url,
+        )
+    assert summary["mismatches"] == [], summary["mismatches"][:5]
+    assert summary["pace"]["violations"] == 0 and summary["pace"]["max_in_window"] <= 50
+    assert summary["never_notified"] == [] and summary["notified_twice"] == []
+    assert summary["ok"] is True and code == 0
+    assert summary["devices"] == 500
+    # Each model acted on its 10 devices and they ended as it predicts.
+    for name, model in MODELS.items():
+        expected = 500 - 10 * (len(MODELS) - 1) if name == "none" else 10
+        assert summary["faults"][name] == {model.predicted: expected}, name
+    events = read_trace(tmp_path / "report" / "trace.jsonl")
+    plans = [e for e in events if e["event"] == "plan"]
+    assert Counter(e["transport"] for e in plans).keys() == set(TRANSPORTS)
+    acted = Counter(e["model"] for e in events if e["event"] == "fault")
+    for name in ("bad_checksum", "disconnect", "reboot", "power_loss", "stall", "offline"):
+        assert acted[name] >= 10, (name, acted)
+    servers = Counter(e["state"] for e in events if e["event"] == "server")
+    assert servers == {"UPDATED": 500 - 20, "FAILED": 20}  # the server recorded each end
+    # A healthy download fetches the image once; faults add little.
+    assert 1.0 <= summary["bytes"]["ratio"] < 1.1
+    assert_plots_render(tmp_path / "report" / "report.html", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("server_fault", "what"),
+    [("pack_size_exceeded", "pace"), ("chunk_index_as_offset", "mismatches")],
+)
+def test_a_server_with_a_fault_of_its_own_fails_the_run(
+    server_fault: str, what: str, tmp_path: Path
+) -> None:
+    code, summary = simulate(
+        tmp_path / "report",
+        *("--devices", "60", "--seed", "3", "--faults", "none", "--inject-faults", server_fault),
+        *("--pack-size", "10", "--pack-interval-ms", "1000", "--transports", "mqtt=1,http=1"),
+        *("--chunk-sizes", "4096=1"),
+    )
+    assert code == 1 and summary["ok"] is False
+    if what == "pace":
+        assert summary["pace"]["violations"] > 0 and summary["pace"]["max_in_window"] > 10
+    else:
+        assert summary["mismatches"], summary["final_states"]
+        assert all("checksum mismatch" in m["reason"] for m in summary["mismatches"])
+
+
+def test_the_same_seed_gives_every_device_the_same_states_and_requests_and_replay_too(
+    tmp_path: Path,
+) -> None:
+    args = ("--devices", "60", "--seed", "23", "--faults", ALL_FAULTS.replace("2%", "5%"))
+    pace = ("--pack-size", "20", "--pack-interval-ms", "500")
+    runs = []
+    for name in ("first", "second"):
+        code, summary = simulate(tmp_path / name, *args, *pace)
+        assert code == 0, summary["mismatches"]
+        runs.append(read_trace(tmp_path / name / "trace.jsonl"))
+    first, second = runs
+    assert state_sequences(first) == state_sequences(second)
+    assert request_sequences(first) == request_sequences(second)
+    assert len(state_sequences(first)) == 60
+    # One device with a disconnect, rerun alone from the trace: the same sequences.
+    device = next(e["device"] for e in first if e.get("fault") == "disconnect")
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "otaserver.cli", "simulate", "--start-local"),
+            *("--replay", device, "--trace", str(tmp_path / "first" / "trace.jsonl")),
+            *("--report", str(tmp_path / "replay"), *pace),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert f"{device} states: the same" in result.stdout
+    assert f"{device} requests: the same" in result.stdout
+    replayed = read_trace(tmp_path / "replay" / f"replay-{device}.jsonl")
+    assert state_sequences(replayed)[device] == state_sequences(first)[device]
+    assert any(e["event"] == "fault" and e["model"] == "disconnect" for e in replayed)
+
+
+def test_bad_arguments_get_a_clear_error_and_exit_2(tmp_path: Path) -> None:
+    for args, message in (
+        (("--faults", "gremlins=5%"), "not MODEL=SHARE"),
+        (("--shard", "3/2"), "--shard"),
+        (("--devices", "0"), "must be positive"),
+        (("--replay", "sim1-00001"), "--replay needs --trace"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "otaserver.cli", "simulate", *args, "--report", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
