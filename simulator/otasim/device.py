@@ -38,7 +38,7 @@ class Reboot(Exception):
 @dataclass
 class DeviceSettings:
     kind: str = p.FIRMWARE
-    request_timeout: float = 10.0  # a chunk or attribute answer later than this is lost
+    request_timeout: float = 30.0  # a chunk or attribute answer later than this is lost
     stall_s: float = 5.0  # the stall fault's silence: longer than the server's stuck timeout
     slow_link_bps: int = 32 * 1024
     offline_s: float = 2.0  # the offline fault comes back this long after the assignment
@@ -97,6 +97,7 @@ class VirtualDevice:
         self.error = ""
         self.idle = False  # has waited for a notification once: ready for the assignment
         self._previous: tuple[int, bytes] | None = None
+        self._unsent: list[dict[str, Any]] = []  # state reports waiting for the link
 
     def _boot_updater(self, progress: dict[str, Any] | None) -> Updater:
         return Updater(
@@ -181,9 +182,17 @@ class VirtualDevice:
         self.updater.retry_at = None
 
     async def _recover(self) -> list[Any]:
-        await self.link.close()
-        await self._back_off()
-        await self._connect()
+        while True:
+            await self.link.close()
+            await self._back_off()
+            await self._connect()
+            try:
+                while self._unsent:  # the state reports the lost connection did not carry
+                    await self._send(self._unsent[0])
+                    del self._unsent[0]
+                break
+            except LinkError as error:
+                self.emit("link", error=str(error)[:200])
         return list(self.updater.reconnected())
 
     async def _reboot(self) -> list[Any]:
@@ -205,12 +214,26 @@ class VirtualDevice:
     # ---- the updater's actions -------------------------------------------------------------
 
     async def _execute(self, actions: list[Any]) -> None:
+        """Carries the actions out in order. When the link fails on a state report, the report
+        is kept for after the reconnection and the device's own work (writing, installing) goes
+        on; the next request that needs the link raises LinkError."""
         queue: deque[Any] = deque(actions)
+        down: LinkError | None = None
         while queue:
             action = queue.popleft()
             kind = action[0]
+            if down is not None and kind in (u.REQUEST_ATTRIBUTES, u.REQUEST_CHUNK):
+                raise down
             if kind == u.TELEMETRY:
-                await self._telemetry(action[1])
+                if down is not None:
+                    self._note(action[1])
+                    self._unsent.append(action[1])
+                    continue
+                try:
+                    await self._telemetry(action[1])
+                except LinkError as error:
+                    down = error
+                    self._unsent.append(action[1])
             elif kind == u.REQUEST_ATTRIBUTES:
                 shared = await self.link.request_attributes(action[1])
                 queue.extend(self._attributes(shared, push=False))
@@ -227,10 +250,12 @@ class VirtualDevice:
                 self.updater.stored(self.store.read(action[1]))
                 queue.extend(self.updater.resume())
             elif kind == u.INSTALL:
-                ok, error = await self._install()
-                queue.extend(self.updater.installed(ok, error))
+                ok, why = await self._install()
+                queue.extend(self.updater.installed(ok, why))
             elif kind == REBOOT:
                 raise Reboot
+        if down is not None:
+            raise down
 
     def _after_chunk(self, index: int, data: bytes) -> list[Any]:
         actions = list(self.updater.chunk(data))
@@ -253,7 +278,8 @@ class VirtualDevice:
             self.emit("notified", push=push)
         return actions
 
-    async def _telemetry(self, values: dict[str, Any]) -> None:
+    def _note(self, values: dict[str, Any]) -> str | None:
+        """The trace's record of a state the updater reports (sent now or after reconnecting)."""
         state = values.get(p.state_key(self.settings.kind))
         if state is not None:
             error = values.get(p.error_key(self.settings.kind))
@@ -262,6 +288,10 @@ class VirtualDevice:
                 self.emit("state", state=state, error=self.error)
             else:
                 self.emit("state", state=state)
+        return state
+
+    async def _telemetry(self, values: dict[str, Any]) -> None:
+        state = self._note(values)
         await self._send(values)
         if self.plan.fault == "state_disorder" and state == p.VERIFIED and not self.acted:
             self._act("VERIFIED reported twice, then a stale DOWNLOADING")
