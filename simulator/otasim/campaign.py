@@ -91,10 +91,13 @@ class Progress:
         self.states: dict[str, str] = {}
         self.ended = 0
 
-    def line(self, elapsed: float) -> str:
+    def line(self, elapsed: float, width: int = 30) -> str:
+        """`[#########.....] 412/500 ended · DOWNLOADING 88 UPDATED 400 … · 12 s`"""
         counts = Counter(self.states.values())
         parts = " ".join(f"{state} {n}" for state, n in sorted(counts.items()))
-        return f"{self.ended}/{self.total} ended · {parts} · {elapsed:.0f} s"
+        filled = width * self.ended // self.total if self.total else width
+        bar = "#" * filled + "." * (width - filled)
+        return f"[{bar}] {self.ended}/{self.total} ended · {parts} · {elapsed:.0f} s"
 
 
 class Fleet:

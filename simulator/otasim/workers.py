@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import sys
 import time
 from collections.abc import Callable
 from multiprocessing.synchronize import Event as EventType
@@ -22,8 +23,13 @@ from otasim.trace import TraceWriter
 READY_TIMEOUT_S = 600.0
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
+def _report(worker: str) -> Callable[[str], None]:
+    """Each worker's progress line on the console the workers share."""
+
+    def report(line: str) -> None:
+        print(f"{worker}: {line}", file=sys.stderr, flush=True)
+
+    return report
 
 
 def _worker(
@@ -51,9 +57,8 @@ async def _work(
 ) -> None:
     trace = TraceWriter(trace_path)
     fleet = Fleet(server, config, plans, tokens, trace, started)
-    quiet: Callable[[str], None] = lambda line: None  # noqa: E731 (the parent reports)
     try:
-        async with fleet.running(quiet):
+        async with fleet.running(_report(trace_path.stem)):
             await fleet.wait_idle()
             ready.set()
             await asyncio.to_thread(go.wait, config.timeout_s)

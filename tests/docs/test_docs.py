@@ -6,6 +6,7 @@ works, or an output that no longer appears, fails here.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -18,11 +19,15 @@ from tests.support.markdown_blocks import SHELL_LANGUAGES, blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = ("README.md", "client/README.md", "docs/conformance.md")
+# The server each document's blocks run against: README's Quick start paces the demo at a pack a
+# second, for its fleet campaign.
+SERVE = {"README.md": "otakit serve --demo --queue-pack-interval-ms 1000"}
 
 
 def run_document(
     name: str, workdir: Path, timeout_s: float = 420
 ) -> subprocess.CompletedProcess[str]:
+    serve = SERVE.get(name, "otakit serve --demo")
     if shutil.which("unshare") is None:
         pytest.skip("running the docs needs util-linux's unshare (a network namespace of its own)")
     return subprocess.run(
@@ -37,6 +42,8 @@ def run_document(
             str(workdir),
             "--timeout",
             str(timeout_s),
+            "--serve",
+            serve,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -63,12 +70,22 @@ def test_every_shell_block_runs_or_says_why_not(name: str) -> None:
         assert block.not_run_because is None or block.not_run_because.strip(), block.line
 
 
-def test_readme_walkthrough_updates_a_demo_device(tmp_path: Path) -> None:
-    out = ran_cleanly(run_document("README.md", tmp_path), tmp_path)
+def test_readme_walkthrough_updates_a_demo_device_and_runs_a_fleet_campaign(
+    tmp_path: Path,
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert f"&& {SERVE['README.md']}\n" in readme  # the Quick start serves as the test does
+    out = ran_cleanly(run_document("README.md", tmp_path, timeout_s=900), tmp_path)
     # The virtual device's one JSON line per state, ending in UPDATED to the package just made.
     assert '"UPDATED"' in out and '"thermostat-fw"' in out, out
     # The MQTT and CoAP one-liners fetched the package's first bytes, not an error text.
     assert out.count("chunk 0 matches") == 2, out
+    # The campaign: 1 000 devices as predicted, the pace held, the report where it says.
+    campaign = json.loads(next(line for line in out.splitlines() if '"devices": 1000' in line))
+    assert campaign["ok"] is True and campaign["mismatches"] == 0, campaign
+    assert campaign["pace_violations"] == 0 and campaign["max_in_window"] <= 100, campaign
+    assert (tmp_path / "campaign" / "report.html").stat().st_size > 10_000
+    assert "sim1-00042 states: the same" in out and "sim1-00042 requests: the same" in out, out
 
 
 def test_client_readme_updates_a_device_on_each_transport(tmp_path: Path) -> None:

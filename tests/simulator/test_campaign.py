@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +17,7 @@ import pytest
 from otasim.faults import MODELS, TRANSPORTS
 from otasim.trace import read_trace, request_sequences, state_sequences
 
+from otatarget import local
 from tests.conftest import database_for
 from tests.simulator.test_report_html import assert_plots_render
 
@@ -37,6 +39,8 @@ def simulate(report: Path, *args: str, database_url: str = "") -> tuple[int, dic
     )
     assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((report / "summary.json").read_text())
+    # The console's progress bar, full at the end.
+    assert re.search(r"\[#{30}\] (\d+)/\1 ended", result.stderr), result.stderr[-2000:]
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert printed["ok"] == summary["ok"] and printed["report"] == str(report / "report.html")
     return result.returncode, summary
@@ -151,3 +155,48 @@ def test_bad_arguments_get_a_clear_error_and_exit_2(tmp_path: Path) -> None:
         )
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
+
+
+def test_workers_and_shards_make_one_fleet_and_one_report(tmp_path: Path) -> None:
+    pace = ("--pack-size", "20", "--pack-interval-ms", "1000")
+    fleet = ("--devices", "60", "--seed", "31", "--faults", "disconnect=10%,bad_checksum=5%")
+    code, summary = simulate(tmp_path / "workers", *fleet, *pace, "--workers", "2")
+    assert code == 0 and summary["devices"] == 60, summary["mismatches"]
+    assert summary["faults"]["bad_checksum"] == {"FAILED": 3}
+    parts = sorted((tmp_path / "workers").glob("trace-worker*.jsonl"))
+    assert len(parts) == 2 and all(len(state_sequences(read_trace(p))) == 30 for p in parts)
+
+    # Two machines' shards against one server at once, then their summaries merged.
+    with local.start(
+        {"OTAKIT_QUEUE_PACK_SIZE": "20", "OTAKIT_QUEUE_PACK_INTERVAL_MS": "1000"}, "shards"
+    ) as server:
+        user, password = server.tenant_admin
+        target = ("--url", server.url, "--mqtt", server.mqtt, "--coap", server.coap)
+        account = ("--username", user, "--password", password, "--image-size", "65536")
+        shards = [
+            subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "otaserver.cli", "simulate", *target, *account),
+                    *(*fleet, *pace, "--shard", f"{i}/2", "--report", str(tmp_path / f"s{i}")),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in (1, 2)
+        ]
+        assert [shard.wait(RUN_TIMEOUT) for shard in shards] == [0, 0]
+    merged = subprocess.run(
+        [
+            *(sys.executable, "-m", "otaserver.cli", "simulate", "merge"),
+            *(str(tmp_path / f"s{i}" / "summary.json") for i in (1, 2)),
+            *("--report", str(tmp_path / "merged")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    whole = json.loads((tmp_path / "merged" / "summary.json").read_text())
+    assert whole["devices"] == 60 and whole["shards"] == ["1/2", "2/2"]
+    assert whole["final_states"]["UPDATED"] == 57 and whole["mismatches"] == []
+    assert (tmp_path / "merged" / "report.html").exists()

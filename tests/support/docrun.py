@@ -58,13 +58,16 @@ def main() -> int:
     parser.add_argument("document", type=Path)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument(
+        "--serve", default="otakit serve --demo", help="the server command the document assumes"
+    )
     args = parser.parse_args()
     bring_loopback_up()
     env = reader_environment()
     script = "set -euo pipefail\n" + shell_script(args.document)
     with (args.workdir / "server.log").open("wb") as server_log:
         server = subprocess.Popen(
-            ["otakit", "serve", "--demo"],
+            args.serve.split(),
             cwd=args.workdir,
             env=env,
             stdout=server_log,
