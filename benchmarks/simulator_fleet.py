@@ -34,6 +34,7 @@ from otaclient import protocol as p
 from otasim import admin, campaign
 from otasim.device import DeviceSettings
 from otasim.trace import TraceWriter
+
 from otatarget import local
 
 MIB = 2**20
@@ -189,9 +190,7 @@ async def assign_package(server: campaign.Server, config: campaign.Config) -> No
         await campaign.assign(rest, config, profile, campaign.image_for(config), [])
 
 
-def idle_phase(
-    server: campaign.Server, process: psutil.Process, args: argparse.Namespace
-) -> bool:
+def idle_phase(server: campaign.Server, process: psutil.Process, args: argparse.Namespace) -> bool:
     config = fleet_config(args.devices, IDLE_SEED, args.image_kib, args.timeout)
     began = time.monotonic()
     tokens = asyncio.run(make_devices(server, config))
@@ -204,7 +203,7 @@ def idle_phase(
         conn.send("done")
     finally:
         finish(child)
-    n = args.devices
+    n: int = args.devices
     print(f"\nidle: {n} MQTT devices connected in {got['s']:.1f} s")
     print(row("", "RSS MiB", "before MiB", "KiB / device", "peak MiB"))
     sim_kib = (got["rss"] - got["before"]) / n / 1024
@@ -212,7 +211,7 @@ def idle_phase(
     print(row("simulator", mib(got["rss"]), mib(got["before"]), f"{sim_kib:.1f}", mib(got["peak"])))
     print(row("server", mib(server_after), mib(server_before), f"{server_kib:.1f}", "-"))
     print(row("sim/server", f"{got['rss'] / server_after:.2f}", "", ratio(sim_kib, server_kib), ""))
-    within = got["rss"] <= LIMIT_BYTES
+    within = bool(got["rss"] <= LIMIT_BYTES)
     verdict = "within" if within else "OVER"
     print(f"simulator RSS {mib(got['rss'])} MiB: {verdict} the 1.5 GiB bound")
     return within
@@ -221,7 +220,7 @@ def idle_phase(
 def update_phase(
     server: campaign.Server, process: psutil.Process, args: argparse.Namespace
 ) -> bool:
-    m = args.update_devices
+    m: int = args.update_devices
     config = fleet_config(m, UPDATE_SEED, args.image_kib, args.timeout)
     tokens = asyncio.run(make_devices(server, config))
     child, conn = spawn(update_child, Phase(server, config, tokens, args.progress))
@@ -234,7 +233,7 @@ def update_phase(
         server_cpu = tree_cpu(process) - server_cpu
     finally:
         finish(child)
-    updated = got["states"].count(p.UPDATED)
+    updated = int(got["states"].count(p.UPDATED))
     print(f"\nupdate: {m} MQTT devices, a {args.image_kib} KiB image in {CHUNK_SIZE} B chunks")
     print(f"{updated}/{m} UPDATED in {got['s']:.1f} s, {got['fetched'] / MIB:.1f} MiB fetched")
     print(row("", "CPU s", "ms / update", "", ""))
