@@ -118,7 +118,9 @@ async def _idle(phase: Phase, conn: Connection) -> None:
     report = print if phase.progress else _quiet
     plans = campaign.fleet_plan(phase.config)
     with TraceWriter(os.devnull) as trace:
-        fleet = campaign.Fleet(phase.server, phase.config, plans, phase.tokens, trace, time.monotonic())
+        fleet = campaign.Fleet(
+            phase.server, phase.config, plans, phase.tokens, trace, time.monotonic()
+        )
         began = time.monotonic()
         async with fleet.running(report):
             await fleet.wait_idle()
@@ -138,7 +140,9 @@ async def _update(phase: Phase, conn: Connection) -> None:
     report = print if phase.progress else _quiet
     plans = campaign.fleet_plan(phase.config)
     with TraceWriter(os.devnull) as trace:
-        fleet = campaign.Fleet(phase.server, phase.config, plans, phase.tokens, trace, time.monotonic())
+        fleet = campaign.Fleet(
+            phase.server, phase.config, plans, phase.tokens, trace, time.monotonic()
+        )
         async with fleet.running(report):
             await fleet.wait_idle()
             cpu = own_cpu()
