@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -53,6 +54,7 @@ class Phase:
     config: campaign.Config
     tokens: list[tuple[str, str]]
     progress: bool
+    wave: int = 0  # devices started at a time (0: all at once)
 
 
 def fleet_config(devices: int, seed: int, image_kib: int, timeout: float) -> campaign.Config:
@@ -117,13 +119,22 @@ async def _idle(phase: Phase, conn: Connection) -> None:
     before = rss()  # everything imported, nothing connected
     report = print if phase.progress else _quiet
     plans = campaign.fleet_plan(phase.config)
+    step = phase.wave or len(plans)
     with TraceWriter(os.devnull) as trace:
-        fleet = campaign.Fleet(
-            phase.server, phase.config, plans, phase.tokens, trace, time.monotonic()
-        )
         began = time.monotonic()
-        async with fleet.running(report):
-            await fleet.wait_idle()
+        async with contextlib.AsyncExitStack() as fleets:
+            # In waves: the server's connect path, not the simulator, limits a storm of connects.
+            for start in range(0, len(plans), step):
+                fleet = campaign.Fleet(
+                    phase.server,
+                    phase.config,
+                    plans[start : start + step],
+                    phase.tokens[start : start + step],
+                    trace,
+                    began,
+                )
+                await fleets.enter_async_context(fleet.running(report))
+                await fleet.wait_idle()
             connected = time.monotonic() - began
             now = rss()
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
@@ -200,7 +211,8 @@ def idle_phase(server: campaign.Server, process: psutil.Process, args: argparse.
     tokens = asyncio.run(make_devices(server, config))
     print(f"created {len(tokens)} devices in {time.monotonic() - began:.1f} s")
     server_before = tree_rss(process)
-    child, conn = spawn(idle_child, Phase(server, config, tokens, args.progress))
+    phase = Phase(server, config, tokens, args.progress, args.wave)
+    child, conn = spawn(idle_child, phase)
     try:
         got = receive(conn, args.timeout + MARGIN_S)
         server_after = tree_rss(process)
@@ -271,6 +283,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=10_000, help="idle MQTT devices")
     parser.add_argument("--update-devices", type=int, default=200, help="devices updated")
     parser.add_argument("--image-kib", type=int, default=256)
+    parser.add_argument(
+        "--wave", type=int, default=0, help="idle devices connecting at a time (0: all)"
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase")
     parser.add_argument("--progress", action="store_true", help="the fleets' progress lines")
     args = parser.parse_args()
