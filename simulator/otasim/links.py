@@ -147,6 +147,10 @@ class MqttLink:
             raise LinkError(f"no attributes within {self.timeout} s") from None
         finally:
             del self._answers[number]
+            if answer.done() and not answer.cancelled():
+                # The connection ended while the request was being sent: the exception the
+                # closing set on the answer is the publish's own; marked as seen, not logged.
+                answer.exception()
 
     async def request_chunk(self, target: dict[str, Any], index: int, size: int) -> None:
         topic = p.chunk_request_topic(self.kind, self._request_id, index)
