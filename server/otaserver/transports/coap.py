@@ -62,6 +62,20 @@ def _json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+def _notify(pipe: Any, notification: aiocoap.Message) -> bool:
+    """Sends an Observe notification; False when the observer went away as it was sent.
+
+    aiocoap 0.4.17 raises TypeError from inside add_response when sending the notification ends
+    the observation (its pipe's callback list becomes False mid-loop), and its own handler of that
+    error then fails to log it: a traceback per departed observer. Both are aiocoap's; the
+    observation is over either way."""
+    try:
+        pipe.add_response(notification, is_last=False)
+    except TypeError:
+        return False
+    return True
+
+
 def merge_updates(pending: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Two attribute updates as one: CoAP observe keeps only the latest notification."""
     merged = {k: v for k, v in pending.items() if k != "deleted"}
@@ -190,7 +204,8 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
                 update, pending = pending, {}
                 number = (number + 1) % OBSERVE_SEQUENCE_SPAN
                 notification = _message(Code.CONTENT, _json(update), observe=number)
-                pipe.add_response(notification, is_last=False)
+                if not _notify(pipe, notification):
+                    return
         finally:
             subscription.close()
             log.info("CoAP observation ended: device %r", device.name, extra=_COAP)
