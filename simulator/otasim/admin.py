@@ -169,6 +169,15 @@ class Admin:
         credentials = await self.call("GET", f"/api/device/{device_id}/credentials")
         return device_id, str(credentials["credentialsId"])
 
+    async def find_devices(self, names: list[str], concurrency: int = CONCURRENCY) -> list[str]:
+        """The ids of devices an operator made, by name."""
+
+        async def find(name: str) -> str:
+            found = await self.call("GET", "/api/tenant/devices", params={"deviceName": name})
+            return str(found["id"]["id"])
+
+        return await bounded(names, find, concurrency)
+
     async def upload_package(
         self,
         profile_id: str,

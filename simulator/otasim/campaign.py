@@ -62,21 +62,41 @@ class Config:
     pack_interval_ms: int = 1000
     assign: str = "profile"  # profile | devices | wait (an operator assigns)
     profile: str = ""  # a profile's name to use instead of a new one
+    tokens_csv: str = ""  # devices an operator made (name,token), instead of new ones
     timeout_s: float = 600.0
     coap_loss: float = 0.05  # the share of datagrams the coap_loss fault's relay drops
     device: DeviceSettings = field(default_factory=DeviceSettings)
 
 
 def fleet_plan(config: Config) -> list[DevicePlan]:
+    names = [name for name, _ in operator_devices(config)]
     plans = plan_fleet(
-        config.devices,
+        len(names) or config.devices,
         config.seed,
         faults=parse_mix(config.faults),
         transports=parse_transports(config.transports),
         chunk_sizes=parse_chunk_sizes(config.chunk_sizes),
         image_size=config.image_size,
+        names=names,
     )
     return shard(plans, config.shard)
+
+
+def operator_devices(config: Config) -> list[tuple[str, str]]:
+    """(name, token) of the devices of --tokens, or none."""
+    return admin.read_tokens_csv(Path(config.tokens_csv)) if config.tokens_csv else []
+
+
+async def devices_for(
+    rest: admin.Admin, config: Config, plans: list[DevicePlan], profile: str
+) -> list[tuple[str, str]]:
+    """(device id, token) of each planned device: made now, or the operator's, found by name."""
+    names = [plan.name for plan in plans]
+    if not config.tokens_csv:
+        return await rest.create_devices(profile, names)
+    tokens = dict(operator_devices(config))
+    ids = await rest.find_devices(names)
+    return [(device_id, tokens[name]) for device_id, name in zip(ids, names, strict=True)]
 
 
 def image_for(config: Config) -> bytes:
@@ -195,7 +215,7 @@ async def run(
     try:
         async with await admin.login(server.url, server.username, server.password) as rest:
             profile = await profile_for(rest, config)
-            tokens = await rest.create_devices(profile, [plan.name for plan in plans])
+            tokens = await devices_for(rest, config, plans, profile)
             fleet = Fleet(server, config, plans, tokens, trace, started)
             async with fleet.running(report):
                 await fleet.wait_idle()
@@ -236,6 +256,8 @@ async def _tick(fleet: Fleet, report: Callable[[str], None]) -> None:
 async def profile_for(rest: admin.Admin, config: Config) -> str:
     if config.profile:
         return await rest.find_profile(config.profile)
+    if config.tokens_csv:
+        raise ValueError("--tokens needs --profile, the profile the operator's devices are in")
     return await rest.create_profile(f"otasim-{config.seed}-{uuid.uuid4().hex[:6]}")
 
 

@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     fleet = parser.add_argument_group("the fleet")
     fleet.add_argument("--devices", type=int, default=100)
+    fleet.add_argument(
+        "--tokens",
+        default="",
+        help="a CSV file (header name,token) of devices an operator made, used instead of new "
+        "ones (the fleet is its rows); with --profile, the profile they are in",
+    )
     fleet.add_argument("--seed", type=int, default=1, help="decides every random choice")
     fleet.add_argument(
         "--faults",
@@ -120,6 +126,7 @@ def config_from(args: argparse.Namespace) -> Config:
         pack_interval_ms=args.pack_interval_ms,
         assign=args.assign,
         profile=args.profile,
+        tokens_csv=args.tokens,
         timeout_s=args.timeout,
         device=device,
     )

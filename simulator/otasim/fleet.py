@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from otasim.faults import MODELS, NONE, TRANSPORTS
@@ -92,8 +92,10 @@ def plan_fleet(
     chunk_sizes: Mapping[int, float],
     image_size: int,
     prefix: str = "sim",
+    names: Sequence[str] = (),
 ) -> list[DevicePlan]:
-    """The whole fleet's plan (a shard filters it afterwards)."""
+    """The whole fleet's plan (a shard filters it afterwards); `names` are devices an operator
+    made (else each is named from the seed and its index)."""
     rng = random.Random(derived_seed(seed, "fleet"))
     dealt = _dealt({**faults, NONE: max(0.0, 1 - sum(faults.values()))}, devices, rng)
     transport_list = _dealt(transports, devices, rng)
@@ -101,7 +103,7 @@ def plan_fleet(
     plans = []
     for index, fault in enumerate(dealt):
         model = MODELS[fault]
-        name = f"{prefix}{seed}-{index:05d}"
+        name = names[index] if names else f"{prefix}{seed}-{index:05d}"
         transport = transport_list[index]
         if transport not in model.transports:
             transport = model.transports[index % len(model.transports)]

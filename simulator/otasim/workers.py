@@ -92,7 +92,7 @@ async def _run(
     try:
         async with await admin.login(server.url, server.username, server.password) as rest:
             profile = await campaign.profile_for(rest, config)
-            tokens = await rest.create_devices(profile, [plan.name for plan in plans])
+            tokens = await campaign.devices_for(rest, config, plans, profile)
             go = context.Event()
             readies = []
             for k in range(count):

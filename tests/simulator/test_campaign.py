@@ -3,6 +3,7 @@ fault model on every transport, a server with a fault of its own, determinism an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from otasim import admin
 from otasim.faults import MODELS, TRANSPORTS
 from otasim.trace import read_trace, request_sequences, state_sequences
 
@@ -200,3 +202,38 @@ def test_workers_and_shards_make_one_fleet_and_one_report(tmp_path: Path) -> Non
     assert whole["devices"] == 60 and whole["shards"] == ["1/2", "2/2"]
     assert whole["final_states"]["UPDATED"] == 57 and whole["mismatches"] == []
     assert (tmp_path / "merged" / "report.html").exists()
+
+
+def test_a_fleet_an_operator_made_runs_from_a_csv_of_tokens(tmp_path: Path) -> None:
+    with local.start(
+        {"OTAKIT_QUEUE_PACK_SIZE": "10", "OTAKIT_QUEUE_PACK_INTERVAL_MS": "1000"}, "csv"
+    ) as server:
+        user, password = server.tenant_admin
+        names = [f"field-unit-{i}" for i in range(12)]
+
+        async def make() -> list[tuple[str, str]]:
+            async with await admin.login(server.url, user, password) as rest:
+                profile = await rest.create_profile("field-units")
+                return await rest.create_devices(profile, names)
+
+        made = asyncio.run(make())
+        csv = tmp_path / "tokens.csv"
+        rows = "".join(f"{n},{t}\n" for n, (_, t) in zip(names, made, strict=True))
+        csv.write_text("name,token\n" + rows)
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "otaserver.cli", "simulate", "--url", server.url),
+                *("--mqtt", server.mqtt, "--coap", server.coap, "--username", user),
+                *("--password", password, "--tokens", str(csv), "--profile", "field-units"),
+                *("--assign", "devices", "--faults", "disconnect=25%", "--seed", "5"),
+                *("--pack-size", "10", "--image-size", "32768", "--report", str(tmp_path)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["devices"] == 12 and summary["final_states"]["UPDATED"] == 12
+    plans = [e for e in read_trace(tmp_path / "trace.jsonl") if e["event"] == "plan"]
+    assert sorted(e["device"] for e in plans) == sorted(names)
