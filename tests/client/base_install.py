@@ -72,7 +72,7 @@ def site_dir() -> Path:
 def python(code: str) -> list[str]:
     """A command running `code` in that Python, with our sources on its path (as
     `pip install -e .` puts them there); arguments after it land in sys.argv[1:]."""
-    path = [str(site_dir()), str(ROOT / "server"), str(ROOT / "client")]
+    path = [str(site_dir())] + [str(ROOT / d) for d in ("server", "client", "simulator")]
     return [sys.executable, "-E", "-S", "-c", f"import sys; sys.path[:0] = {path!r}\n{code}"]
 
 
