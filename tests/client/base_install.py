@@ -5,8 +5,8 @@ instead: the distributions of pyproject.toml's main `dependencies`, and recursiv
 the extras they name, markers evaluated), are looked up in the test environment, and their
 top-level files are linked into one directory. `python -E -S` (no site-packages, no PYTHONPATH)
 with that directory and our source folders on sys.path then imports exactly what the base
-install has: drop paho-mqtt from the main dependencies and `otakit device --protocol mqtt`
-fails here.
+install has: drop httpx or aiocoap from the main dependencies and `otakit device --protocol http`
+or `--protocol coap` fails here.
 """
 
 from __future__ import annotations

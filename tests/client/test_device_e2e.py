@@ -74,10 +74,11 @@ def timed_device(*args: str) -> tuple[int, list[dict[str, Any]], int]:
 
 def test_the_base_install_has_what_otakit_device_needs() -> None:
     base = closure(main_requirements())
-    assert "paho-mqtt" in base and "aiocoap" in base
+    assert "httpx" in base and "aiocoap" in base  # its HTTP and CoAP links; MQTT is otamqtt's
     assert "hypothesis" not in base and "pytest" not in base  # the extras' packages stay out
-    modules = "otaclient.net_mqtt, otaclient.umqtt_paho, otaclient.net_http, otaclient.net_coap"
-    probe = f"import {modules}\ntry:\n import hypothesis\nexcept ImportError: print('isolated')"
+    probe = (
+        "import otasim.device_cli\ntry:\n import hypothesis\nexcept ImportError: print('isolated')"
+    )
     imported = subprocess.run(
         python(probe),
         capture_output=True,
