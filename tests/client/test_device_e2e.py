@@ -213,3 +213,32 @@ def test_with_wait_a_device_waits_for_its_assignment(
     assert process.returncode == 0, events
     assert [e["state"] for e in events] == STATES
     assert installed(tmp_path) == IMAGE[:30_000]
+
+
+def test_with_forever_a_device_stays_for_the_next_update(
+    server: ServerProcess, tenant: TenantContext, tmp_path: Path
+) -> None:
+    p = provision(tenant, IMAGE[:20_000], announce=True)
+    process = subprocess.Popen(
+        [*device_args(server, p.token, "http", tmp_path), "--forever"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = [json.loads(process.stdout.readline()) for _ in STATES]
+        assert [e["state"] for e in first] == STATES
+        assert process.poll() is None  # still there after UPDATED
+        package = tenant.api.create_package(
+            tenant.default_profile_id, "next-" + p.token, "2.0", "FIRMWARE"
+        )
+        package = tenant.api.upload(package["id"]["id"], IMAGE[:30_000], "SHA256")
+        current = tenant.api.get(f"/api/device/{p.device_id}")
+        firmware = entity_id("OTA_PACKAGE", package["id"]["id"])
+        tenant.api.post("/api/device", {**current, "firmwareId": firmware})
+        second = [json.loads(process.stdout.readline()) for _ in STATES]
+    finally:
+        process.kill()
+        process.communicate()  # closes its stdout
+    assert [(e["state"], e["version"]) for e in second] == [(s, "2.0") for s in STATES]
+    assert installed(tmp_path) == IMAGE[:30_000]
