@@ -1,7 +1,7 @@
 """MQTT transport over a client with umqtt.simple's API.
 
-On MicroPython that client is `umqtt.simple.MQTTClient` (installed with mip); on CPython it is
-`umqtt_paho.MQTTClient`, the same API over paho-mqtt. Topics and payloads are bytes.
+On MicroPython that client is `umqtt.simple.MQTTClient` (installed with mip); the tests run it on
+CPython over paho-mqtt (tests/client/umqtt_paho.py). Topics and payloads are bytes.
 """
 
 import json

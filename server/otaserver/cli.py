@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(simulate_main(arguments[1:]))
     if arguments[:1] == ["device"]:
-        from otaclient.device import main as device_main
+        from otasim.device_cli import main as device_main
 
         return int(device_main(arguments[1:]))
     if arguments[:1] == ["conformance"]:

@@ -4,6 +4,9 @@ with its fault model acted out at the planned moment.
 The runner is the Agent of otaclient, made asynchronous: it carries out the updater's actions
 one after another, as a device with one connection does, and feeds the answers back. Nothing in
 it waits on a thread, so thousands of devices share one event loop.
+
+It is also `otakit device` (otasim.device_cli): one device without a fault, whose store and
+installer are files (otaclient's FileStore and SlotInstaller), so there is one device runner.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from otaclient import protocol as p
 from otaclient import updater as u
@@ -24,15 +27,39 @@ from otaclient.updater import Updater
 from otasim.faults import MODELS
 from otasim.fleet import DevicePlan
 from otasim.links import LOST, Link, LinkError
-from otasim.trace import TraceWriter
 
 INITIAL_TITLE, INITIAL_VERSION = "Initial", "v0"
 SKEW_MS = 24 * 3600 * 1000  # a clock a day ahead
 REBOOT = "reboot"  # an action of our own: the device restarts after the actions before it
+REHASH_PIECE = 64 * 1024  # a stored image is read back in pieces, never whole
+NOTHING_ASSIGNED, UP_TO_DATE = "nothing assigned", "up to date"  # why an idle device has no work
 
 
 class Reboot(Exception):
     """The device restarts: its link and its updater go, its store stays."""
+
+
+class Trace(Protocol):
+    """Where a device's events go: the run's TraceWriter, or `otakit device`'s state lines."""
+
+    def emit(self, t: float, device: str, event: str, **fields: Any) -> None: ...
+    def flush(self) -> None: ...
+
+
+class Store(Protocol):
+    """The partial image and its progress: the interface of otaclient's Agent and FileStore."""
+
+    def write(self, offset: int, data: bytes) -> None: ...
+    def read(self, offset: int, length: int) -> bytes: ...
+    def discard(self) -> None: ...
+    def save_progress(self, progress: dict[str, Any] | None) -> None: ...
+    def load_progress(self) -> dict[str, Any] | None: ...
+
+
+class Installer(Protocol):
+    """Writes a verified image where it boots from: otaclient's SlotInstaller."""
+
+    def install(self, target: dict[str, Any], store: Any) -> tuple[bool, str | None]: ...
 
 
 @dataclass
@@ -44,13 +71,26 @@ class DeviceSettings:
     offline_s: float = 2.0  # the offline fault comes back this long after the assignment
     reboot_s: float = 0.2
     install_s: float = 0.05
+    chunk_delay_s: float = 0.0  # a pause after each chunk is stored (`otakit device`'s slow link)
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """When a device's run ends. The simulator's devices end at UPDATED or FAILED."""
+
+    tell_idle: bool = False  # say once ("idle") when the server it heard has nothing for it
+    exit_idle: bool = False  # and end there
+    forever: bool = False  # stay after UPDATED or FAILED, for the next update
+
+
+UNTIL_THE_END = Lifetime()
 
 
 @dataclass
 class DeviceEnv:
     """What the devices of one run share."""
 
-    trace: TraceWriter
+    trace: Trace
     started: float  # time.monotonic() at the start of the run
     assigned: asyncio.Event
     settings: DeviceSettings = field(default_factory=DeviceSettings)
@@ -75,21 +115,43 @@ class MemoryStore:
         if self.keep:
             self.image += data
 
-    def read(self, length: int) -> bytes:
-        return bytes(self.image[:length])
+    def read(self, offset: int, length: int) -> bytes:
+        return bytes(self.image[offset : offset + length])
 
     def discard(self) -> None:
         self.image, self.length = bytearray(), 0
 
+    def save_progress(self, progress: dict[str, Any] | None) -> None:
+        self.progress = progress
+
+    def load_progress(self) -> dict[str, Any] | None:
+        return self.progress
+
 
 class VirtualDevice:
-    def __init__(self, plan: DevicePlan, link: Link, env: DeviceEnv, image_size: int) -> None:
+    """The simulator's device; with a store, an installer and a lifetime, `otakit device`'s."""
+
+    def __init__(
+        self,
+        plan: DevicePlan,
+        link: Link,
+        env: DeviceEnv,
+        image_size: int,
+        *,
+        store: Store | None = None,
+        installer: Installer | None = None,
+        current: tuple[str, str] = (INITIAL_TITLE, INITIAL_VERSION),
+        lifetime: Lifetime = UNTIL_THE_END,
+    ) -> None:
         self.plan, self.link, self.env, self.image_size = plan, link, env, image_size
         self.settings = env.settings
         self.model = MODELS[plan.fault]
         self.rng = random.Random(plan.seed)
-        self.store = MemoryStore(keep=self.model.keeps_image)
-        self.updater = self._boot_updater(None)
+        self.store: Store = store or MemoryStore(keep=self.model.keeps_image)
+        self.installer, self.current, self.lifetime = installer, current, lifetime
+        self.answered = False  # has heard the server's attributes
+        self.idle_reason = ""  # NOTHING_ASSIGNED or UP_TO_DATE, once told
+        self.updater = self._boot_updater()
         self.fetched = 0
         self.installs = 0
         self.notified = 0
@@ -99,10 +161,11 @@ class VirtualDevice:
         self._previous: tuple[int, bytes] | None = None
         self._unsent: list[dict[str, Any]] = []  # state reports waiting for the link
 
-    def _boot_updater(self, progress: dict[str, Any] | None) -> Updater:
-        return Updater(
-            self.settings.kind, INITIAL_TITLE, INITIAL_VERSION, self.plan.chunk_size, progress
-        )
+    def _boot_updater(self) -> Updater:
+        """The updater as the device starts: from the progress its store kept, if any."""
+        title, version = self.current
+        progress = self.store.load_progress()
+        return Updater(self.settings.kind, title, version, self.plan.chunk_size, progress)
 
     def emit(self, event: str, **fields: Any) -> None:
         self.env.trace.emit(self.env.now(), self.plan.name, event, **fields)
@@ -145,11 +208,13 @@ class VirtualDevice:
         while True:
             try:
                 await self._execute(actions)
-                if self.finished:
+                if self.finished and not self.lifetime.forever:
                     return
                 if self.plan.fault == "offline" and not self.acted:
                     actions = await self._go_offline()
                     continue
+                if self._told_idle() and self.lifetime.exit_idle:
+                    return
                 self.idle = True
                 push = await self.link.next_push(self.link.idle_poll_s or 3600.0)
                 if push is not None:
@@ -159,8 +224,7 @@ class VirtualDevice:
                 else:
                     actions = []
             except LinkError as error:
-                self.emit("link", error=str(error)[:200])
-                actions = await self._recover()
+                actions = await self._recover(error)
             except Reboot:
                 actions = await self._reboot()
 
@@ -171,34 +235,34 @@ class VirtualDevice:
                 await self.link.connect()
                 return
             except LinkError as error:
-                self.emit("link", error=str(error)[:200])
-                await self._back_off()
+                await self._back_off(error)
 
-    async def _back_off(self) -> None:
+    async def _back_off(self, error: LinkError) -> None:
         now = _ms()
         self.updater.transport_failed(now, self.rng.random())
         retry_at = self.updater.retry_at or now
+        self.emit("link", error=str(error)[:200], retry_ms=retry_at - now)
         await asyncio.sleep(max(0, retry_at - now) / 1000)
         self.updater.retry_at = None
 
-    async def _recover(self) -> list[Any]:
+    async def _recover(self, error: LinkError) -> list[Any]:
         while True:
             await self.link.close()
-            await self._back_off()
+            await self._back_off(error)
             await self._connect()
             try:
                 while self._unsent:  # the state reports the lost connection did not carry
                     await self._send(self._unsent[0])
                     del self._unsent[0]
                 break
-            except LinkError as error:
-                self.emit("link", error=str(error)[:200])
+            except LinkError as failed:
+                error = failed  # told with the next backoff
         return list(self.updater.reconnected())
 
     async def _reboot(self) -> list[Any]:
         await self.link.close()
         await asyncio.sleep(self.settings.reboot_s)
-        self.updater = self._boot_updater(self.store.progress)
+        self.updater = self._boot_updater()
         await self._connect()
         return list(self.updater.start())
 
@@ -210,6 +274,25 @@ class VirtualDevice:
         await asyncio.sleep(self.settings.offline_s)
         await self._connect()
         return list(self.updater.reconnected())
+
+    def _told_idle(self) -> bool:
+        """Whether the server, once heard, has nothing for the device; said once if asked to."""
+        if self.idle_reason or not self.answered or self.updater.state != p.IDLE:
+            return bool(self.idle_reason)
+        target = self.updater.announced()
+        if target is None:
+            self.idle_reason = NOTHING_ASSIGNED
+        elif (target["title"], target["version"]) == self.current_package:
+            self.idle_reason = UP_TO_DATE
+        else:
+            return False
+        if self.lifetime.tell_idle:
+            self.emit("idle", reason=self.idle_reason, target=target)
+        return True
+
+    @property
+    def current_package(self) -> tuple[str, str]:
+        return self.updater.current_title, self.updater.current_version
 
     # ---- the updater's actions -------------------------------------------------------------
 
@@ -242,20 +325,31 @@ class VirtualDevice:
                 queue.extendleft(reversed(self._after_chunk(action[1], data)))
             elif kind == u.WRITE:
                 self.store.write(action[1], action[2])
+                if self.settings.chunk_delay_s:
+                    await asyncio.sleep(self.settings.chunk_delay_s)
             elif kind == u.SAVE:
-                self.store.progress = action[1]
+                self.store.save_progress(action[1])
             elif kind == u.DISCARD:
                 self.store.discard()
             elif kind == u.REHASH:
-                self.updater.stored(self.store.read(action[1]))
+                self._rehash(action[1])
                 queue.extend(self.updater.resume())
             elif kind == u.INSTALL:
-                ok, why = await self._install()
+                ok, why = await self._install(action[1])
                 queue.extend(self.updater.installed(ok, why))
             elif kind == REBOOT:
                 raise Reboot
         if down is not None:
             raise down
+
+    def _rehash(self, length: int) -> None:
+        offset = 0
+        while offset < length:
+            piece = self.store.read(offset, min(REHASH_PIECE, length - offset))
+            if not piece:
+                break  # the store holds less than its progress says: the digest will tell
+            self.updater.stored(piece)
+            offset += len(piece)
 
     def _after_chunk(self, index: int, data: bytes) -> list[Any]:
         actions = list(self.updater.chunk(data))
@@ -267,12 +361,12 @@ class VirtualDevice:
         return actions
 
     def _attributes(self, values: dict[str, Any], push: bool) -> list[Any]:
+        self.answered = True
         kind = self.settings.kind
         announces = p.key(kind, "title") in values or p.key(kind, "version") in values
         actions = list(self.updater.attributes(values))
         target = self.updater.announced()
-        current = (self.updater.current_title, self.updater.current_version)
-        new = target is not None and (target["title"], target["version"]) != current
+        new = target is not None and (target["title"], target["version"]) != self.current_package
         if announces and new and (push or self.notified == 0):
             self.notified += 1
             self.emit("notified", push=push)
@@ -363,7 +457,7 @@ class VirtualDevice:
         while take is not None and (push := take()) is not None:
             self._attributes(push, push=True)
 
-    async def _install(self) -> tuple[bool, str | None]:
+    async def _install(self, target: dict[str, Any]) -> tuple[bool, str | None]:
         self.installs += 1
         if self.plan.fault == "power_loss" and not self.acted:
             self._act("power lost while flashing")
@@ -372,6 +466,9 @@ class VirtualDevice:
         if self.plan.fault == "boot_failure":
             self._act("the new image did not boot")
             return False, f"the new image did not boot; rolled back to {INITIAL_VERSION}"
+        if self.installer is not None:
+            # Blocking file work, but only `otakit device` has an installer: one device per loop.
+            return self.installer.install(target, self.store)
         return True, None
 
     # ---- the verdict -----------------------------------------------------------------------

@@ -282,7 +282,8 @@ class CoapLink:
             async with asyncio.timeout(self.timeout):
                 first = await request.response
         except (TimeoutError, aiocoap.error.Error) as error:
-            request.observation.cancel()
+            if not request.observation.cancelled:  # an error has ended it already
+                request.observation.cancel()
             raise LinkError(f"CoAP observe: {error!r}") from error
         if not first.code.is_successful():
             raise LinkError(f"CoAP observe: {first.code} {first.payload[:200]!r}")

@@ -5,8 +5,8 @@ instead: the distributions of pyproject.toml's main `dependencies`, and recursiv
 the extras they name, markers evaluated), are looked up in the test environment, and their
 top-level files are linked into one directory. `python -E -S` (no site-packages, no PYTHONPATH)
 with that directory and our source folders on sys.path then imports exactly what the base
-install has: drop paho-mqtt from the main dependencies and `otakit device --protocol mqtt`
-fails here.
+install has: drop httpx or aiocoap from the main dependencies and `otakit device --protocol http`
+or `--protocol coap` fails here.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def site_dir() -> Path:
 def python(code: str) -> list[str]:
     """A command running `code` in that Python, with our sources on its path (as
     `pip install -e .` puts them there); arguments after it land in sys.argv[1:]."""
-    path = [str(site_dir()), str(ROOT / "server"), str(ROOT / "client")]
+    path = [str(site_dir())] + [str(ROOT / d) for d in ("server", "client", "simulator")]
     return [sys.executable, "-E", "-S", "-c", f"import sys; sys.path[:0] = {path!r}\n{code}"]
 
 

@@ -74,10 +74,11 @@ def timed_device(*args: str) -> tuple[int, list[dict[str, Any]], int]:
 
 def test_the_base_install_has_what_otakit_device_needs() -> None:
     base = closure(main_requirements())
-    assert "paho-mqtt" in base and "aiocoap" in base
+    assert "httpx" in base and "aiocoap" in base  # its HTTP and CoAP links; MQTT is otamqtt's
     assert "hypothesis" not in base and "pytest" not in base  # the extras' packages stay out
-    modules = "otaclient.net_mqtt, otaclient.umqtt_paho, otaclient.net_http, otaclient.net_coap"
-    probe = f"import {modules}\ntry:\n import hypothesis\nexcept ImportError: print('isolated')"
+    probe = (
+        "import otasim.device_cli\ntry:\n import hypothesis\nexcept ImportError: print('isolated')"
+    )
     imported = subprocess.run(
         python(probe),
         capture_output=True,
@@ -211,4 +212,33 @@ def test_with_wait_a_device_waits_for_its_assignment(
     events = [json.loads(line) for line in out.splitlines()]
     assert process.returncode == 0, events
     assert [e["state"] for e in events] == STATES
+    assert installed(tmp_path) == IMAGE[:30_000]
+
+
+def test_with_forever_a_device_stays_for_the_next_update(
+    server: ServerProcess, tenant: TenantContext, tmp_path: Path
+) -> None:
+    p = provision(tenant, IMAGE[:20_000], announce=True)
+    process = subprocess.Popen(
+        [*device_args(server, p.token, "http", tmp_path), "--forever"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = [json.loads(process.stdout.readline()) for _ in STATES]
+        assert [e["state"] for e in first] == STATES
+        assert process.poll() is None  # still there after UPDATED
+        package = tenant.api.create_package(
+            tenant.default_profile_id, "next-" + p.token, "2.0", "FIRMWARE"
+        )
+        package = tenant.api.upload(package["id"]["id"], IMAGE[:30_000], "SHA256")
+        current = tenant.api.get(f"/api/device/{p.device_id}")
+        firmware = entity_id("OTA_PACKAGE", package["id"]["id"])
+        tenant.api.post("/api/device", {**current, "firmwareId": firmware})
+        second = [json.loads(process.stdout.readline()) for _ in STATES]
+    finally:
+        process.kill()
+        process.communicate()  # closes its stdout
+    assert [(e["state"], e["version"]) for e in second] == [(s, "2.0") for s in STATES]
     assert installed(tmp_path) == IMAGE[:30_000]

@@ -1,24 +1,25 @@
 """The MicroPython MQTT adapter, on CPython, through a client with exactly umqtt.simple's API.
 
 `StrictUmqtt` lets the adapter use only what umqtt.simple has, with its argument types (bytes
-topics and payloads), so that code that would break on a device breaks here first.
+topics and payloads), so that code that would break on a device breaks here first. The loop
+below is a board's main loop (client/examples/esp32_main.py) without its reconnects.
 """
 
 from __future__ import annotations
 
 import inspect
 import random
+import time
 from pathlib import Path
 from typing import Any
 
 from otaclient.agent import Agent
-from otaclient.device import run
 from otaclient.install_slots import SlotInstaller
 from otaclient.net_mqtt import MqttTransport
 from otaclient.store_file import FileStore
-from otaclient.umqtt_paho import MQTTClient
 from otaclient.updater import Updater
 
+from tests.client.umqtt_paho import MQTTClient
 from tests.conftest import TenantContext
 from tests.support.devices import provision
 from tests.support.process import ServerProcess
@@ -79,6 +80,22 @@ class StrictUmqtt(MQTTClient):
         super().set_callback(checked)
 
 
+def update(agent: Agent, timeout: float) -> str:
+    """Connects, then handles what arrives until the update ends; the state it ended in."""
+    deadline = time.monotonic() + timeout
+    agent.transport.connect(agent)
+    try:
+        agent.handle(agent.updater.start())
+        while not agent.finished:
+            assert time.monotonic() < deadline, f"still {agent.updater.state}"
+            agent.transport.poll()
+            agent.tick(int(time.monotonic() * 1000))
+    finally:
+        agent.transport.close()
+    state: str = agent.updater.state
+    return state
+
+
 def test_stand_in_signatures_match_umqtt() -> None:
     params = inspect.signature(StrictUmqtt.__init__).parameters
     assert list(params)[1:] == ["client_id", "server", "port", "user", "password", "keepalive"]
@@ -98,6 +115,6 @@ def test_micropython_mqtt_adapter_updates_against_the_server(
     client = StrictUmqtt(b"umqtt-device", "127.0.0.1", server.mqtt_port, p.token.encode(), None, 60)
     store, installer = FileStore(str(tmp_path)), SlotInstaller(str(tmp_path / "slots"))
     agent = Agent(Updater("fw", "Initial", "v0", 4096), MqttTransport(client), store, installer)
-    assert run(agent, agent.transport, 60, report=lambda _event: None) == 0
+    assert update(agent, 60) == "UPDATED"
     assert Path(installer.active_image() or "").read_bytes() == image
     assert {"subscribe", "publish"} <= set(client.calls)

@@ -1,7 +1,8 @@
-"""umqtt.simple's MQTTClient API on CPython, over paho-mqtt (CPython only).
+"""umqtt.simple's MQTTClient API on CPython, over paho-mqtt, for the tests.
 
 The device code (net_mqtt) is written against umqtt's API so one adapter serves both pythons;
-this class gives CPython that API: bytes topics and payloads, a callback, check_msg/wait_msg.
+this class gives CPython that API: bytes topics and payloads, a callback, check_msg/wait_msg, so
+test_umqtt_adapter.py can run the MicroPython adapter against a real server.
 """
 
 import queue
@@ -48,12 +49,12 @@ class MQTTClient:
         try:
             self._paho.connect(self.server, self.port, self.keepalive)
         except (ConnectionError, OSError) as error:
-            raise OSError("connect failed: %s" % error) from error
+            raise OSError(f"connect failed: {error}") from error
         self._paho.loop_start()
         code = self._connected.get(timeout=30)
         if code != 0:
             self._paho.loop_stop()
-            raise OSError("connection refused: %s" % code)
+            raise OSError(f"connection refused: {code}")
         return False
 
     def disconnect(self):
@@ -69,13 +70,13 @@ class MQTTClient:
     def publish(self, topic, msg, retain=False, qos=0):
         info = self._paho.publish(topic.decode(), msg, qos, retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise OSError("publish failed: %s" % info.rc)
+            raise OSError(f"publish failed: {info.rc}")
         if qos:
             # umqtt's publish returns once the PUBACK is in; so does this one.
             try:
                 info.wait_for_publish(30)
             except RuntimeError as error:
-                raise OSError("publish failed: %s" % error) from error
+                raise OSError(f"publish failed: {error}") from error
             if not info.is_published():
                 raise OSError("no PUBACK within 30 s")
 
