@@ -31,7 +31,7 @@ def simulate(report: Path, *args: str, database_url: str = "") -> tuple[int, dic
     """Runs `otakit simulate --start-local` to its end; its exit code and summary."""
     command = [
         *(sys.executable, "-m", "otaserver.cli", "simulate", "--start-local"),
-        *("--report", str(report), "--image-size", "65536", "--stuck-timeout", "30"),
+        *("--report", str(report), "--image-size", "16384", "--stuck-timeout", "20"),
         *("--timeout", "300", *args),
     ]
     if database_url:
@@ -174,7 +174,7 @@ def test_workers_and_shards_make_one_fleet_and_one_report(tmp_path: Path) -> Non
     ) as server:
         user, password = server.tenant_admin
         target = ("--url", server.url, "--mqtt", server.mqtt, "--coap", server.coap)
-        account = ("--username", user, "--password", password, "--image-size", "65536")
+        account = ("--username", user, "--password", password, "--image-size", "16384")
         shards = [
             subprocess.Popen(
                 [
