@@ -63,4 +63,6 @@ ruff format --check .
 mypy
 lint-imports
 
-pytest -n 3 "$@"
+# loadgroup: tests marked xdist_group("fleet") (whole simulated fleets) run one after another on
+# one worker, so two fleets never share the two cores with the timing tests at once.
+pytest -n 3 --dist loadgroup "$@"

@@ -70,6 +70,7 @@ def test_every_shell_block_runs_or_says_why_not(name: str) -> None:
         assert block.not_run_because is None or block.not_run_because.strip(), block.line
 
 
+@pytest.mark.xdist_group("fleet")  # its 1 000-device campaign: one fleet at a time
 def test_readme_walkthrough_updates_a_demo_device_and_runs_a_fleet_campaign(
     tmp_path: Path,
 ) -> None:

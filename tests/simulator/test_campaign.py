@@ -25,6 +25,8 @@ from tests.simulator.test_report_html import assert_plots_render
 
 ALL_FAULTS = ",".join(f"{name}=2%" for name in MODELS if name != "none")
 RUN_TIMEOUT = 600
+# Whole fleets load both cores: with `--dist loadgroup` (scripts/test.sh) they run one at a time.
+pytestmark = pytest.mark.xdist_group("fleet")
 
 
 def simulate(report: Path, *args: str, database_url: str = "") -> tuple[int, dict[str, Any]]:
