@@ -254,6 +254,7 @@ async def _start(
             settings.ota_max_retries,
         ),
         on_notified=metrics.notified,
+        batch_size=settings.queue_batch_size,
     )
     worker_task = asyncio.create_task(worker.run())
     resources.push_async_callback(_cancelled, worker_task)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -42,14 +43,27 @@ class PostgresPubSub:
                 await connection.close()
 
     async def publish(self, device_id: UUID, update: dict[str, Any]) -> None:
-        payload = json.dumps({"device": str(device_id), "update": update})
-        if len(payload.encode()) > MAX_PAYLOAD or self._sender is None:
+        await self.publish_many([(device_id, update)])
+
+    async def publish_many(self, updates: Sequence[tuple[UUID, dict[str, Any]]]) -> None:
+        """One round trip for them all: a pack of thousands of devices is notified at once."""
+        payloads: list[str] = []
+        for device_id, update in updates:
+            payload = json.dumps({"device": str(device_id), "update": update})
+            if len(payload.encode()) <= MAX_PAYLOAD and self._sender is not None:
+                payloads.append(payload)
+                continue
             # Too large for NOTIFY: only this process's sessions hear it.
             log.warning("attribute update of %s too large to share between processes", device_id)
             await self._sessions.publish(device_id, update)
+        if not payloads or self._sender is None:
             return
         async with self._send_lock:
-            await self._sender.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+            await self._sender.execute(
+                "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+                CHANNEL,
+                payloads,
+            )
 
     def _heard(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
         message = json.loads(payload)

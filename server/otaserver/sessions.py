@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -87,3 +87,7 @@ class SessionRegistry:
     async def publish(self, device_id: UUID, update: Update) -> None:
         for subscription in list(self._listeners.get(device_id, ())):
             subscription.listener(update)
+
+    async def publish_many(self, updates: Sequence[tuple[UUID, Update]]) -> None:
+        for device_id, update in updates:
+            await self.publish(device_id, update)

@@ -332,6 +332,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         ("TB_QUEUE_CORE_OTA_PACK_INTERVAL_MS", "TB_QUEUE_CORE_FW_PACK_INTERVAL_MS"),
     ),
     SettingSpec(
+        "queue_batch_size",
+        1000,
+        _positive_int,
+        "Devices the queue worker notifies in one database transaction, at most: a large pack "
+        "goes out in several.",
+    ),
+    SettingSpec(
         "ota_stuck_timeouts",
         "",
         _stuck_timeouts,
@@ -404,6 +411,7 @@ class Settings:
     demo: bool
     queue_pack_size: int
     queue_pack_interval_ms: int
+    queue_batch_size: int
     ota_stuck_timeouts: dict[str, int]
     ota_max_retries: int
     inject_faults: frozenset[str]

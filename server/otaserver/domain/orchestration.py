@@ -108,18 +108,34 @@ def all_attribute_keys(package_type: OtaPackageType) -> list[str]:
 
 @dataclass(frozen=True)
 class PackRate:
-    """At most `size` notifications in any `interval_ms` (a sliding window, shared by processes)."""
+    """At most `size` notifications in any `interval_ms` (a sliding window, shared by processes).
+
+    The recent notifications are given as (time, devices notified at that time): a pack is
+    notified at one time.
+    """
 
     size: int
     interval_ms: int
 
-    def wait_ms(self, now_ms: int, recent: Sequence[int]) -> int:
-        """How long to wait before the next notification, given the recent ones' times."""
-        window = sorted(t for t in recent if t > now_ms - self.interval_ms)
-        if len(window) < self.size:
-            return 0
-        # The notification `size` places back must leave the window first.
-        return window[-self.size] + self.interval_ms - now_ms
+    def _window(self, now_ms: int, recent: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        return sorted((ts, count) for ts, count in recent if ts > now_ms - self.interval_ms)
+
+    def room(self, now_ms: int, recent: Sequence[tuple[int, int]]) -> int:
+        """How many devices may be notified now."""
+        return max(0, self.size - sum(count for _, count in self._window(now_ms, recent)))
+
+    def wait_ms(self, now_ms: int, recent: Sequence[tuple[int, int]]) -> int:
+        """How long to wait before one more device may be notified."""
+        window = self._window(now_ms, recent)
+        excess = sum(count for _, count in window) - self.size + 1
+        for ts, count in window:
+            if excess <= 0:
+                break
+            excess -= count
+            if excess <= 0:
+                # Enough of the window's oldest notifications have left it by then.
+                return ts + self.interval_ms - now_ms
+        return 0
 
 
 def stuck_error(status: UpdateStatus, seconds: int) -> str:

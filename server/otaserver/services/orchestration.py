@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -42,9 +43,7 @@ class Orchestrator:
         self._notifier = notifier
 
     async def deliver(self, pushes: list[Push]) -> None:
-        for push in pushes:
-            if push.update:
-                await self._notifier.publish(push.device_id, push.update)
+        await self._notifier.publish_many([(p.device_id, p.update) for p in pushes if p.update])
 
     async def device_saved(
         self,
@@ -62,15 +61,15 @@ class Orchestrator:
             if new is not None and changed:
                 package = await repos.packages.get(new)
                 if package is not None:
-                    queued = await self._send(repos, after[0], package, now)
+                    queued = await self._send(repos, [after[0]], package, now)
                     log.info(
                         "%s assigned to device %r: %s queued",
                         _package(package),
                         after[0].name,
-                        _devices(int(queued)),
+                        _devices(queued),
                     )
             elif new is None and old is not None:
-                pushes.append(await self._remove(repos, after[0], package_type))
+                pushes += await self._remove(repos, [after[0]], package_type)
                 log.info("%s unassigned from device %r", package_type.lower(), after[0].name)
         return pushes
 
@@ -88,11 +87,10 @@ class Orchestrator:
             own = "firmware_id" if package_type is OtaPackageType.FIRMWARE else "software_id"
             devices = await repos.devices.find(device_profile_id=after.id, **{own: None})
             queued = 0
-            for device in devices:
-                if package is not None:
-                    queued += await self._send(repos, device, package, now)
-                else:
-                    pushes.append(await self._remove(repos, device, package_type))
+            if package is not None:
+                queued = await self._send(repos, devices, package, now)
+            else:
+                pushes += await self._remove(repos, devices, package_type)
             if package is not None:
                 log.info(
                     "%s assigned to profile %r: %s queued",
@@ -110,65 +108,91 @@ class Orchestrator:
         return pushes
 
     async def _send(
-        self, repos: Repositories, device: Device, package: OtaPackage, ts: int
-    ) -> bool:
-        """Queues the device for the package, unless it is on it already; says which."""
+        self, repos: Repositories, devices: Sequence[Device], package: OtaPackage, ts: int
+    ) -> int:
+        """Queues the devices for the package, but those on it already; says how many."""
+        ids = [device.id for device in devices]
         title_key, version_key = current_keys(package.type)
-        current = await repos.device_data.latest_telemetry(device.id, [title_key, version_key])
-        title, version = (current.get(key) for key in (title_key, version_key))
-        if on_target(title and title.value, version and version.value, package):
-            return False  # the user guide: a device already on the package is not notified
-        state = await repos.ota.state(device.id, package.type)
-        retries = state.retries if state is not None and state.package_id == package.id else 0
-        await self.requeue(repos, device, package, ts, retries)
-        return True
+        current = await repos.device_data.latest_telemetry_of(ids, [title_key, version_key])
+        states = await repos.ota.states(ids)
+        queued: list[tuple[Device, int]] = []
+        for device in devices:
+            title, version = (current.get(device.id, {}).get(k) for k in (title_key, version_key))
+            if on_target(title and title.value, version and version.value, package):
+                continue  # the user guide: a device already on the package is not notified
+            state = states.get((device.id, package.type))
+            retries = state.retries if state is not None and state.package_id == package.id else 0
+            queued.append((device, retries))
+        await self._queue(repos, queued, package, ts)
+        return len(queued)
 
     async def requeue(
         self, repos: Repositories, device: Device, package: OtaPackage, ts: int, retries: int
     ) -> None:
-        """QUEUED and the target telemetry now, and a queue entry for the worker."""
+        await self._queue(repos, [(device, retries)], package, ts)
+
+    async def _queue(
+        self,
+        repos: Repositories,
+        devices: Sequence[tuple[Device, int]],
+        package: OtaPackage,
+        ts: int,
+    ) -> None:
+        """QUEUED and the target telemetry now, and a queue entry for the worker, for each
+        (device, retries so far)."""
         points = [
             TelemetryPoint(key, ts, value) for key, value in queued_telemetry(package, ts).items()
         ]
         if not faults.active(Fault.NO_QUEUED_TELEMETRY):
-            await repos.device_data.save_telemetry(device.id, points)
+            await repos.device_data.save_telemetry_of(
+                [(device.id, points) for device, _ in devices]
+            )
+        created = self._clock.now_ms()
         await repos.ota.enqueue(
-            QueueEntry(
-                id=uuid4(),
-                tenant_id=device.tenant_id,
-                device_id=device.id,
-                package_id=package.id,
-                package_type=package.type,
-                assigned_ts=ts,
-                created_time=self._clock.now_ms(),
-            )
+            [
+                QueueEntry(
+                    id=uuid4(),
+                    tenant_id=device.tenant_id,
+                    device_id=device.id,
+                    package_id=package.id,
+                    package_type=package.type,
+                    assigned_ts=ts,
+                    created_time=created,
+                )
+                for device, _ in devices
+            ]
         )
-        await repos.ota.save_state(
-            UpdateState(
-                device_id=device.id,
-                package_type=package.type,
-                tenant_id=device.tenant_id,
-                package_id=package.id,
-                status=UpdateStatus.QUEUED.value,
-                status_ts=ts,
-                error=None,
-                retries=retries,
-            )
+        await repos.ota.save_states(
+            [
+                UpdateState(
+                    device_id=device.id,
+                    package_type=package.type,
+                    tenant_id=device.tenant_id,
+                    package_id=package.id,
+                    status=UpdateStatus.QUEUED.value,
+                    status_ts=ts,
+                    error=None,
+                    retries=retries,
+                )
+                for device, retries in devices
+            ]
         )
 
     async def _remove(
-        self, repos: Repositories, device: Device, package_type: OtaPackageType
-    ) -> Push:
+        self, repos: Repositories, devices: Sequence[Device], package_type: OtaPackageType
+    ) -> list[Push]:
+        ids = [device.id for device in devices]
         keys = all_attribute_keys(package_type)
-        await repos.device_data.delete_attributes(device.id, AttributeScope.SHARED_SCOPE, keys)
-        state = await repos.ota.state(device.id, package_type)
-        if state is not None:
+        await repos.device_data.delete_attributes_of(ids, AttributeScope.SHARED_SCOPE, keys)
+        states = await repos.ota.states(ids)
+        untargeted = [s for s in states.values() if s.package_type == package_type]
+        for state in untargeted:
             state.package_id = None
-            await repos.ota.save_state(state)
+        await repos.ota.save_states(untargeted)
         # As ThingsBoard: every key of the type is announced deleted, present or not.
         if faults.active(Fault.NO_DELETED_PUSH):
-            return Push(device.id, {})
-        return Push(device.id, {"deleted": keys})
+            return []
+        return [Push(device_id, {"deleted": keys}) for device_id in ids]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The queue worker: tells queued devices of their package at the configured pace (spec §4.3).
 
-Each record is handled in one transaction (claim, INITIATED, attributes, done), so a crash leaves it
-either untouched or finished: no device is notified twice, none is lost. The pace row's lock makes
+A batch of records is handled in one transaction (claim, INITIATED, attributes, done), so a crash
+leaves each either untouched or finished: no device is notified twice, none is lost. The pushes go
+out once it commits. The pace row's lock makes
 the workers of every server process on one database take turns, and the window of recent
 notifications is read from the database, so they share one pace.
 """
@@ -18,6 +19,7 @@ from ..domain import faults
 from ..domain.enums import OtaPackageType, UpdateStatus
 from ..domain.errors import OtaError
 from ..domain.faults import Fault
+from ..domain.model import Device, DeviceProfile, OtaPackage
 from ..domain.orchestration import (
     PackRate,
     QueueState,
@@ -30,7 +32,7 @@ from ..domain.ota import shared_attributes
 from ..domain.rules import effective_package_id
 from ..domain.telemetry import AttributeScope, TelemetryPoint
 from .orchestration import Orchestrator, Push, StatusChange
-from .ports import Clock, QueueEntry, Repositories, Storage
+from .ports import Clock, QueueEntry, Repositories, Storage, UpdateState
 
 log = logging.getLogger(__name__)
 IDLE_POLL_MS = 200
@@ -54,8 +56,10 @@ class QueueWorker:
         rate: PackRate,
         stuck: StuckPolicy,
         on_notified: Callable[[int], None] = lambda _devices: None,
+        batch_size: int = 1000,
     ) -> None:
         self._storage = storage
+        self._batch_size = batch_size  # devices notified in one transaction, at most
         self._clock = clock
         self._orchestrator = orchestrator
         self._rate = rate
@@ -90,8 +94,8 @@ class QueueWorker:
                 await asyncio.sleep(min(wait_ms, STUCK_CHECK_MS) / 1000)
 
     async def process_next(self) -> int:
-        """Handles one record if the pace allows; returns how long to wait, in ms (0: go on)."""
-        pushes: list[Push] = []
+        """Notifies what the pace allows, up to one batch; returns how long to wait, in ms
+        (0: go on)."""
         async with self._storage.transaction() as repos:
             await repos.ota.lock_pace()
             now = self._clock.now_ms()
@@ -103,15 +107,24 @@ class QueueWorker:
             if wait:
                 await self._pack_done(repos)
                 return wait
-            entry = await repos.ota.next_pending()
-            if entry is None:
+            entries = await repos.ota.next_pending(min(rate.room(now, recent), self._batch_size))
+            if not entries:
                 await self._pack_done(repos)
                 return IDLE_POLL_MS
-            pushes = await self._notify(repos, entry, now)
-        await self._orchestrator.deliver(pushes)
-        if pushes:  # a stale record notifies nobody
-            self._pack += 1
-            self._on_notified(1)
+            notified = await self._notify(repos, entries, now)
+        await self._orchestrator.deliver([push for n in notified for push in n.pushes])
+        for n in notified:  # logged once committed
+            log.info(
+                "device %r %s: QUEUED -> INITIATED, notified of %r %r",
+                n.device_name,
+                n.package.type.lower(),
+                n.package.title,
+                n.package.version,
+                extra={"device": n.device_name, "status": UpdateStatus.INITIATED.value},
+            )
+        if notified:  # stale records notify nobody
+            self._pack += len(notified)
+            self._on_notified(len(notified))
         return 0
 
     async def _pack_done(self, repos: Repositories) -> None:
@@ -121,68 +134,77 @@ class QueueWorker:
             log.info("update queue pack: %d notified, %d still queued", self._pack, waiting)
             self._pack = 0
 
-    async def _notify(self, repos: Repositories, entry: QueueEntry, now: int) -> list[Push]:
-        # Locked: an assignment saved meanwhile either waits for this record or is seen by it,
-        # never both read as before and undone after (which would leave stale attributes).
-        device = await repos.devices.get(entry.device_id, lock=True)
-        profile = (
-            None
-            if device is None
-            else await repos.profiles.get(device.device_profile_id, lock=True)
+    async def _notify(
+        self, repos: Repositories, entries: list[QueueEntry], now: int
+    ) -> list[_Notified]:
+        """INITIATED and the package's attributes for each entry still current; the others are
+        skipped. A handful of statements for the whole batch, whatever its size."""
+        # Locked: an assignment saved meanwhile either waits for these records or is seen by
+        # them, never both read as before and undone after (which would leave stale attributes).
+        devices = await repos.devices.get_many([e.device_id for e in entries], lock=True)
+        profiles = await repos.profiles.get_many(
+            [d.device_profile_id for d in devices.values()], lock=True
         )
-        package = await repos.packages.get(entry.package_id)
-        if (
-            device is None
-            or profile is None
-            or package is None
-            or (
-                effective_package_id(device, profile, entry.package_type) != package.id
-                and not faults.active(Fault.STALE_NOT_SKIPPED)
+        packages = await repos.packages.get_many([e.package_id for e in entries])
+        states = await repos.ota.states(list(devices))
+        skipped: list[UUID] = []
+        notified: list[_Notified] = []
+        for entry in entries:
+            device = devices.get(entry.device_id)
+            profile = None if device is None else profiles.get(device.device_profile_id)
+            package = packages.get(entry.package_id)
+            state = states.get((entry.device_id, entry.package_type))
+            if (
+                device is None
+                or profile is None
+                or package is None
+                or _stale(entry, device, profile, package)
+                or _reported_since(entry, state, package)
+            ):
+                skipped.append(entry.id)
+                continue
+            if state is not None and state.package_id == package.id:
+                # Seen by the entries after this one in the batch, too.
+                state.status, state.status_ts, state.error = UpdateStatus.INITIATED.value, now, None
+            notified.append(_Notified(entry, device.name, package, state))
+        await repos.ota.finish(skipped, QueueState.SKIPPED, now)
+        if not notified:
+            return []
+        await repos.device_data.save_telemetry_of(
+            [
+                (n.entry.device_id, [TelemetryPoint(state_key(n.package.type), now, "INITIATED")])
+                for n in notified
+            ]
+        )
+        for package_id in {n.package.id for n in notified}:
+            of_package = [n for n in notified if n.package.id == package_id]
+            package = of_package[0].package
+            values = shared_attributes(package)
+            stale = [key for key in all_attribute_keys(package.type) if key not in values]
+            if faults.active(Fault.STALE_KEYS_KEPT):
+                stale = []
+            ids = [n.entry.device_id for n in of_package]
+            deleted = await repos.device_data.delete_attributes_of(
+                ids, AttributeScope.SHARED_SCOPE, stale
             )
-        ):
-            # Stale: the assignment changed while it waited. Uses none of the pace.
-            await repos.ota.finish(entry.id, QueueState.SKIPPED, now)
-            return []
-        kind = entry.package_type
-        state = await repos.ota.state(device.id, kind)
-        if (
-            state is not None
-            and state.package_id == package.id
-            and state.status != UpdateStatus.QUEUED.value
-            and state.status_ts > entry.created_time
-        ):
-            # The device reported on this package after the record was queued: a retry of a
-            # device that was slow, not stuck. Notifying it now would undo what it reported.
-            await repos.ota.finish(entry.id, QueueState.SKIPPED, now)
-            return []
-        data = repos.device_data
-        await data.save_telemetry(
-            device.id, [TelemetryPoint(state_key(kind), now, UpdateStatus.INITIATED.value)]
-        )
-        values = shared_attributes(package)
-        stale = [key for key in all_attribute_keys(kind) if key not in values]
-        if faults.active(Fault.STALE_KEYS_KEPT):
-            stale = []
-        deleted = await data.delete_attributes(device.id, AttributeScope.SHARED_SCOPE, stale)
-        # The attributes carry the assignment's time, as in ThingsBoard.
-        await data.save_attributes(
-            device.id, AttributeScope.SHARED_SCOPE, values, entry.assigned_ts
-        )
-        await repos.ota.finish(entry.id, QueueState.DONE, now)
-        state = await repos.ota.state(device.id, kind)
-        if state is not None and state.package_id == package.id:
-            state.status, state.status_ts, state.error = UpdateStatus.INITIATED.value, now, None
-            await repos.ota.save_state(state)
-        pushes = [Push(device.id, {"deleted": deleted})] if deleted else []
-        log.info(
-            "device %r %s: QUEUED -> INITIATED, notified of %r %r",
-            device.name,
-            kind.lower(),
-            package.title,
-            package.version,
-            extra={"device": device.name, "status": UpdateStatus.INITIATED.value},
-        )
-        return [*pushes, Push(device.id, values)]
+            # The attributes carry the assignment's time, as in ThingsBoard.
+            for assigned_ts in sorted({n.entry.assigned_ts for n in of_package}):
+                await repos.device_data.save_attributes_of(
+                    {
+                        n.entry.device_id: values
+                        for n in of_package
+                        if n.entry.assigned_ts == assigned_ts
+                    },
+                    AttributeScope.SHARED_SCOPE,
+                    assigned_ts,
+                )
+            for n in of_package:
+                gone = deleted.get(n.entry.device_id)
+                n.pushes = [Push(n.entry.device_id, {"deleted": gone})] if gone else []
+                n.pushes.append(Push(n.entry.device_id, values))
+        await repos.ota.finish([n.entry.id for n in notified], QueueState.DONE, now)
+        await repos.ota.save_states([n.state for n in notified if n.state is not None])
+        return notified
 
     async def fail_stuck(self) -> int:
         """Marks FAILED the devices stuck past their status's timeout, and queues them again."""
@@ -227,3 +249,32 @@ class QueueWorker:
             # A millisecond later, so that QUEUED does not overwrite FAILED at the same time.
             await self._orchestrator.requeue(repos, device, package, now + 1, state.retries + 1)
         return 1
+
+
+@dataclass
+class _Notified:
+    """A device the worker notified, with what to tell it once the transaction commits."""
+
+    entry: QueueEntry
+    device_name: str
+    package: OtaPackage
+    state: UpdateState | None
+    pushes: list[Push] = field(default_factory=list)
+
+
+def _stale(entry: QueueEntry, device: Device, profile: DeviceProfile, package: OtaPackage) -> bool:
+    """The assignment changed while the record waited. Uses none of the pace."""
+    if faults.active(Fault.STALE_NOT_SKIPPED):
+        return False
+    return effective_package_id(device, profile, entry.package_type) != package.id
+
+
+def _reported_since(entry: QueueEntry, state: UpdateState | None, package: OtaPackage) -> bool:
+    """The device reported on this package after the record was queued: a retry of a device
+    that was slow, not stuck. Notifying it now would undo what it reported."""
+    return (
+        state is not None
+        and state.package_id == package.id
+        and state.status != UpdateStatus.QUEUED.value
+        and state.status_ts > entry.created_time
+    )

@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.telemetry import Attribute, AttributeScope, TelemetryPoint
 from . import tables
+from .bulk import chunked, upsert
 
 
 class DeviceDataRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def _upsert(
-        self,
-        table: sa.Table,
-        rows: list[dict[str, Any]],
-        keys: Sequence[str],
-        updated: Sequence[str],
-    ) -> None:
-        if not rows:
-            return
-        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table).values(rows)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: statement.excluded[name] for name in updated},
-        )
-        await self._connection.execute(statement)
-
     async def save_attributes(
         self, device_id: UUID, scope: AttributeScope, values: dict[str, Any], ts: int
     ) -> None:
+        await self.save_attributes_of({device_id: values}, scope, ts)
+
+    async def save_attributes_of(
+        self, values: Mapping[UUID, Mapping[str, Any]], scope: AttributeScope, ts: int
+    ) -> None:
+        """Several devices' attributes of one scope, all at `ts`."""
         rows = [
             {
                 "device_id": device_id,
@@ -46,25 +35,32 @@ class DeviceDataRepository:
                 "value": value,
                 "last_update_ts": ts,
             }
-            for key, value in values.items()
+            for device_id, attributes in values.items()
+            for key, value in attributes.items()
         ]
-        await self._upsert(
-            tables.attributes, rows, ("device_id", "scope", "key"), ("value", "last_update_ts")
-        )
+        await upsert(self._connection, tables.attributes, rows, ("device_id", "scope", "key"))
 
     async def delete_attributes(
         self, device_id: UUID, scope: AttributeScope, keys: Iterable[str]
     ) -> list[str]:
         """Deletes the keys that exist; returns those."""
-        table = tables.attributes
-        result = await self._connection.execute(
-            sa.delete(table)
-            .where(
-                table.c.device_id == device_id, table.c.scope == scope, table.c.key.in_(list(keys))
+        return (await self.delete_attributes_of([device_id], scope, keys)).get(device_id, [])
+
+    async def delete_attributes_of(
+        self, device_ids: Sequence[UUID], scope: AttributeScope, keys: Iterable[str]
+    ) -> dict[UUID, list[str]]:
+        """Deletes these keys of these devices; returns, per device, the keys that existed."""
+        table, names = tables.attributes, list(keys)
+        deleted: dict[UUID, list[str]] = {}
+        for ids in chunked(device_ids):
+            result = await self._connection.execute(
+                sa.delete(table)
+                .where(table.c.device_id.in_(ids), table.c.scope == scope, table.c.key.in_(names))
+                .returning(table.c.device_id, table.c.key)
             )
-            .returning(table.c.key)
-        )
-        return sorted(row.key for row in result)
+            for row in result:
+                deleted.setdefault(row.device_id, []).append(row.key)
+        return {device_id: sorted(found) for device_id, found in deleted.items()}
 
     async def attributes(
         self, device_id: UUID, scope: AttributeScope, keys: Sequence[str] | None = None
@@ -79,13 +75,19 @@ class DeviceDataRepository:
         return [Attribute(row.key, row.value, row.last_update_ts) for row in rows]
 
     async def save_telemetry(self, device_id: UUID, points: Sequence[TelemetryPoint]) -> None:
-        # The last value of a key at one timestamp wins, as in ThingsBoard.
-        latest = {(p.key, p.ts): p.value for p in points}
+        await self.save_telemetry_of([(device_id, points)])
+
+    async def save_telemetry_of(
+        self, reports: Sequence[tuple[UUID, Sequence[TelemetryPoint]]]
+    ) -> None:
+        """Several devices' points; the last value of a key at one timestamp wins, as in
+        ThingsBoard."""
         rows = [
-            {"device_id": device_id, "key": key, "ts": ts, "value": value}
-            for (key, ts), value in latest.items()
+            {"device_id": device_id, "key": p.key, "ts": p.ts, "value": p.value}
+            for device_id, points in reports
+            for p in points
         ]
-        await self._upsert(tables.telemetry, rows, ("device_id", "key", "ts"), ("value",))
+        await upsert(self._connection, tables.telemetry, rows, ("device_id", "key", "ts"))
 
     async def telemetry(
         self,
@@ -119,24 +121,38 @@ class DeviceDataRepository:
     async def latest_telemetry(
         self, device_id: UUID, keys: Sequence[str] | None = None
     ) -> dict[str, TelemetryPoint]:
+        return (await self.latest_telemetry_of([device_id], keys)).get(device_id, {})
+
+    async def latest_telemetry_of(
+        self, device_ids: Sequence[UUID], keys: Sequence[str] | None = None
+    ) -> dict[UUID, dict[str, TelemetryPoint]]:
+        """The newest point of each key (of `keys`, or all) of each of these devices."""
         table = tables.telemetry
-        newest = (
-            sa.select(table.c.key, sa.func.max(table.c.ts).label("ts"))
-            .where(table.c.device_id == device_id)
-            .group_by(table.c.key)
-        )
-        if keys is not None:
-            newest = newest.where(table.c.key.in_(keys))
-        latest = newest.subquery()
-        rows = await self._connection.execute(
-            sa.select(table.c.key, table.c.ts, table.c.value)
-            .join(
-                latest,
-                sa.and_(table.c.key == latest.c.key, table.c.ts == latest.c.ts),
+        found: dict[UUID, dict[str, TelemetryPoint]] = {}
+        for ids in chunked(device_ids):
+            newest = (
+                sa.select(table.c.device_id, table.c.key, sa.func.max(table.c.ts).label("ts"))
+                .where(table.c.device_id.in_(ids))
+                .group_by(table.c.device_id, table.c.key)
             )
-            .where(table.c.device_id == device_id)
-        )
-        return {row.key: TelemetryPoint(row.key, row.ts, row.value) for row in rows}
+            if keys is not None:
+                newest = newest.where(table.c.key.in_(keys))
+            latest = newest.subquery()
+            rows = await self._connection.execute(
+                sa.select(table.c.device_id, table.c.key, table.c.ts, table.c.value).join(
+                    latest,
+                    sa.and_(
+                        table.c.device_id == latest.c.device_id,
+                        table.c.key == latest.c.key,
+                        table.c.ts == latest.c.ts,
+                    ),
+                )
+            )
+            for row in rows:
+                found.setdefault(row.device_id, {})[row.key] = TelemetryPoint(
+                    row.key, row.ts, row.value
+                )
+        return found
 
     async def telemetry_keys(self, device_id: UUID) -> list[str]:
         table = tables.telemetry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from ..domain.model import Page, PageRequest
 from ..domain.orchestration import QueueState
 from ..services.ports import QueueEntry, UpdateState
 from . import tables
+from .bulk import chunked, upsert
 
 PACE_ROW = 1
 
@@ -26,20 +28,23 @@ class OtaRepository:
 
     # ---- the queue ---------------------------------------------------------------------------
 
-    async def enqueue(self, entry: QueueEntry) -> None:
-        await self._execute(
-            sa.insert(tables.ota_queue).values(
-                id=entry.id,
-                tenant_id=entry.tenant_id,
-                device_id=entry.device_id,
-                package_id=entry.package_id,
-                package_type=entry.package_type,
-                assigned_ts=entry.assigned_ts,
-                created_time=entry.created_time,
-                state=QueueState.PENDING,
-                processed_ts=None,
-            )
-        )
+    async def enqueue(self, entries: Sequence[QueueEntry]) -> None:
+        rows = [
+            {
+                "id": entry.id,
+                "tenant_id": entry.tenant_id,
+                "device_id": entry.device_id,
+                "package_id": entry.package_id,
+                "package_type": entry.package_type,
+                "assigned_ts": entry.assigned_ts,
+                "created_time": entry.created_time,
+                "state": QueueState.PENDING,
+                "processed_ts": None,
+            }
+            for entry in entries
+        ]
+        if rows:
+            await self._connection.execute(sa.insert(tables.ota_queue), rows)
 
     async def lock_pace(self) -> None:
         """Serialises the queue workers of every process on the one database."""
@@ -50,45 +55,46 @@ class OtaRepository:
             # SQLite locks the whole database for the first write of a transaction.
             await self._execute(sa.update(pace).where(pace.c.id == PACE_ROW).values(id=PACE_ROW))
 
-    async def notified_since(self, since_ts: int) -> list[int]:
+    async def notified_since(self, since_ts: int) -> list[tuple[int, int]]:
+        """(time, devices notified then) of the notifications after `since_ts`."""
         queue = tables.ota_queue
         rows = await self._execute(
-            sa.select(queue.c.processed_ts).where(
-                queue.c.state == QueueState.DONE, queue.c.processed_ts > since_ts
-            )
+            sa.select(queue.c.processed_ts, sa.func.count().label("devices"))
+            .where(queue.c.state == QueueState.DONE, queue.c.processed_ts > since_ts)
+            .group_by(queue.c.processed_ts)
         )
-        return [row.processed_ts for row in rows]
+        return [(row.processed_ts, int(row.devices)) for row in rows]
 
-    async def next_pending(self) -> QueueEntry | None:
+    async def next_pending(self, limit: int) -> list[QueueEntry]:
+        """The oldest `limit` waiting entries, oldest first."""
         queue = tables.ota_queue
-        row = (
+        rows = await self._execute(
+            sa.select(queue)
+            .where(queue.c.state == QueueState.PENDING)
+            .order_by(queue.c.created_time, queue.c.id)
+            .limit(limit)
+        )
+        return [
+            QueueEntry(
+                id=row.id,
+                tenant_id=row.tenant_id,
+                device_id=row.device_id,
+                package_id=row.package_id,
+                package_type=row.package_type,
+                assigned_ts=row.assigned_ts,
+                created_time=row.created_time,
+            )
+            for row in rows
+        ]
+
+    async def finish(self, entry_ids: Sequence[UUID], state: QueueState, processed_ts: int) -> None:
+        queue = tables.ota_queue
+        for ids in chunked(entry_ids):
             await self._execute(
-                sa.select(queue)
-                .where(queue.c.state == QueueState.PENDING)
-                .order_by(queue.c.created_time, queue.c.id)
-                .limit(1)
+                sa.update(queue)
+                .where(queue.c.id.in_(ids))
+                .values(state=state, processed_ts=processed_ts)
             )
-        ).first()
-        if row is None:
-            return None
-        values = row._mapping
-        return QueueEntry(
-            id=values["id"],
-            tenant_id=values["tenant_id"],
-            device_id=values["device_id"],
-            package_id=values["package_id"],
-            package_type=values["package_type"],
-            assigned_ts=values["assigned_ts"],
-            created_time=values["created_time"],
-        )
-
-    async def finish(self, entry_id: UUID, state: QueueState, processed_ts: int) -> None:
-        queue = tables.ota_queue
-        await self._execute(
-            sa.update(queue)
-            .where(queue.c.id == entry_id)
-            .values(state=state, processed_ts=processed_ts)
-        )
 
     async def pending_count(self) -> int:
         queue = tables.ota_queue
@@ -100,23 +106,28 @@ class OtaRepository:
     # ---- update states -----------------------------------------------------------------------
 
     async def state(self, device_id: UUID, package_type: OtaPackageType) -> UpdateState | None:
-        states = tables.ota_states
-        row = (
-            await self._execute(
-                sa.select(states).where(
-                    states.c.device_id == device_id, states.c.package_type == package_type
-                )
-            )
-        ).first()
-        return None if row is None else UpdateState(**row._mapping)
+        return (await self.states([device_id])).get((device_id, package_type))
+
+    async def states(
+        self, device_ids: Sequence[UUID]
+    ) -> dict[tuple[UUID, OtaPackageType], UpdateState]:
+        """The update states of these devices, of both package types."""
+        table = tables.ota_states
+        found: dict[tuple[UUID, OtaPackageType], UpdateState] = {}
+        for ids in chunked(device_ids):
+            for row in await self._execute(sa.select(table).where(table.c.device_id.in_(ids))):
+                state = UpdateState(**row._mapping)
+                found[state.device_id, state.package_type] = state
+        return found
 
     async def save_state(self, state: UpdateState) -> None:
-        states = tables.ota_states
-        key = (states.c.device_id == state.device_id, states.c.package_type == state.package_type)
-        values = {c.name: getattr(state, c.name) for c in states.c}
-        updated = await self._execute(sa.update(states).where(*key).values(values))
-        if not updated.rowcount:
-            await self._execute(sa.insert(states).values(values))
+        await self.save_states([state])
+
+    async def save_states(self, states: Sequence[UpdateState]) -> None:
+        """Inserts or replaces each state, in one statement per few thousand."""
+        table = tables.ota_states
+        rows = [{c.name: getattr(state, c.name) for c in table.c} for state in states]
+        await upsert(self._connection, table, rows, ("device_id", "package_type"))
 
     async def stuck(self, status: str, before_ts: int) -> list[UpdateState]:
         states = tables.ota_states

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -29,6 +29,7 @@ from ..domain.model import (
 )
 from ..services.ports import DeviceInfoFilter, DuplicateKey
 from . import device_infos, tables
+from .bulk import chunked
 from .database import BEGIN_MODE
 from .devicedata import DeviceDataRepository
 from .errors import storage_errors
@@ -103,6 +104,20 @@ class TableRepository(Generic[T]):
         result = await self._connection.execute(locked)
         row = result.first()
         return None if row is None else self._entity_of(row)
+
+    async def get_many(self, entity_ids: Sequence[UUID], lock: bool = False) -> dict[UUID, T]:
+        """The entities of these ids that exist; locked as `get` locks, in id order, so that
+        two transactions locking overlapping sets cannot deadlock."""
+        found: dict[UUID, T] = {}
+        for ids in chunked(sorted(set(entity_ids))):
+            query = (
+                sa.select(self._table).where(self._table.c.id.in_(ids)).order_by(self._table.c.id)
+            )
+            locked = query.with_for_update(key_share=True) if lock else query
+            for row in await self._connection.execute(locked):
+                entity = self._entity_of(row)
+                found[row.id] = entity
+        return found
 
     async def add(self, entity: T) -> None:
         await self._execute(sa.insert(self._table).values(self._row(entity)))
