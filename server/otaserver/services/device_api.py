@@ -16,8 +16,9 @@ from ..domain.model import Device, DeviceProfile, OtaPackage
 from ..domain.rules import MAX_TOKEN_LENGTH, effective_package_id
 from ..domain.telemetry import AttributeScope, parse_attributes, parse_telemetry
 from .lookups import LookupCache
-from .orchestration import record_reported
+from .orchestration import Report
 from .ports import BlobStore, Clock, Repositories, Storage
+from .report_writer import ReportWriter
 
 BAD_TOKEN = "Invalid device access token"
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class DeviceApi:
         self._clock = clock
         self._lookups = lookups or LookupCache()
         self._last_stamp: dict[UUID, int] = {}
+        self._reports = ReportWriter(storage)
 
     async def authenticate(self, token: str) -> DeviceIdentity:
         async with self._storage.reading() as repos:
@@ -92,10 +94,8 @@ class DeviceApi:
         points = parse_telemetry(
             self.parse(raw), self._stamp(device.device_id), self.limits.max_keys
         )
-        async with self._storage.transaction() as repos:
-            await repos.device_data.save_telemetry(device.device_id, points)
-            changes = await record_reported(repos, device.device_id, device.tenant_id, points)
-        for change in changes:
+        report = Report(device.device_id, device.tenant_id, points)
+        for change in await self._reports.write(report):
             change.log(device.name, log)
 
     def _stamp(self, device_id: UUID) -> int:

@@ -231,40 +231,62 @@ def _package(package: OtaPackage) -> str:
     return f"{package.type.lower()} {package.title!r} {package.version!r}"
 
 
+@dataclass(frozen=True)
+class Report:
+    """Telemetry one device posted: its points, with the server's time where it gave none."""
+
+    device_id: UUID
+    tenant_id: UUID
+    points: Sequence[TelemetryPoint]
+
+
 async def record_reported(
-    repos: Repositories, device_id: UUID, tenant_id: UUID, points: list[TelemetryPoint]
-) -> list[StatusChange]:
-    """Keeps a device's own `fw_state`/`sw_state` reports as its update state, and returns
-    the changes of status, to be logged.
+    repos: Repositories, reports: Sequence[Report]
+) -> list[list[StatusChange]]:
+    """Keeps devices' own `fw_state`/`sw_state` reports as their update states, in the order
+    given, and returns each report's changes of status, to be logged.
 
     Every string is kept (IDLE, unknown ones, repeats); only the newest report counts, so
     telemetry that arrives late with an old timestamp changes nothing.
     """
-    changes: list[StatusChange] = []
-    for package_type in OtaPackageType:
-        reports = [p for p in points if p.key == state_key(package_type)]
-        if not reports:
-            continue
-        latest = max(reports, key=lambda p: p.ts)
-        errors = [p for p in points if p.key == error_key(package_type) and p.ts == latest.ts]
-        state = await repos.ota.state(device_id, package_type)
-        if state is not None and state.status_ts > latest.ts:
-            continue
-        if state is None:
-            state = UpdateState(
-                device_id=device_id,
-                package_type=package_type,
-                tenant_id=tenant_id,
-                package_id=None,
-                status="",
-                status_ts=0,
-                error=None,
-                retries=0,
-            )
-        before = state.status
-        state.status, state.status_ts = str(latest.value)[:64], latest.ts
-        state.error = str(errors[-1].value) if errors else None
-        await repos.ota.save_state(state)
-        if state.status != before:
-            changes.append(StatusChange(package_type, before, state.status, state.error))
-    return changes
+    states = await repos.ota.states(list({report.device_id for report in reports}))
+    changed: dict[tuple[UUID, OtaPackageType], UpdateState] = {}
+    result: list[list[StatusChange]] = []
+    for report in reports:
+        changes: list[StatusChange] = []
+        for package_type in OtaPackageType:
+            key = (report.device_id, package_type)
+            old = states.get(key)
+            state = _reported(report, package_type, old)
+            if state is None:
+                continue
+            states[key] = changed[key] = state
+            before = "" if old is None else old.status
+            if state.status != before:
+                changes.append(StatusChange(package_type, before, state.status, state.error))
+        result.append(changes)
+    await repos.ota.save_states(list(changed.values()))
+    return result
+
+
+def _reported(
+    report: Report, package_type: OtaPackageType, state: UpdateState | None
+) -> UpdateState | None:
+    """The device's state after this report, or None when the report does not change it."""
+    reports = [p for p in report.points if p.key == state_key(package_type)]
+    if not reports:
+        return None
+    latest = max(reports, key=lambda p: p.ts)
+    if state is not None and state.status_ts > latest.ts:
+        return None
+    errors = [p for p in report.points if p.key == error_key(package_type) and p.ts == latest.ts]
+    return UpdateState(
+        device_id=report.device_id,
+        package_type=package_type,
+        tenant_id=report.tenant_id if state is None else state.tenant_id,
+        package_id=None if state is None else state.package_id,
+        status=str(latest.value)[:64],
+        status_ts=latest.ts,
+        error=str(errors[-1].value) if errors else None,
+        retries=0 if state is None else state.retries,
+    )

@@ -1,4 +1,4 @@
-"""Statements over many rows at once, kept under the databases' limits on bound parameters."""
+"""Statements over many rows at once: a fleet's rows in a few round trips, not one per row."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 T = TypeVar("T")
-# SQLite allows 32 766 bound parameters per statement and asyncpg 32 767: stay well below.
-MAX_PARAMETERS = 30_000
 # Rows per IN list: a statement's size should not grow with a fleet.
 IN_LIST = 1_000
 
@@ -33,12 +31,46 @@ async def upsert(
         return
     # One statement may not touch a row twice (PostgreSQL refuses): the last row of a key wins.
     rows = list({tuple(row[key] for key in keys): row for row in rows}.values())
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     columns = updated if updated is not None else [n for n in rows[0] if n not in keys]
-    for part in chunked(rows, max(1, MAX_PARAMETERS // len(rows[0]))):
-        statement = dialect.insert(table).values(list(part))
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: statement.excluded[name] for name in columns},
+    if connection.dialect.name == "postgresql":
+        statement = _unnest_insert(table, rows)
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(keys), set_={n: statement.excluded[n] for n in columns}
+            )
         )
-        await connection.execute(statement)
+        return
+    # Many parameter sets for one compiled statement (the driver's executemany), not a
+    # statement compiled anew for every few hundred rows.
+    insert = sqlite.insert(table)
+    await connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=list(keys), set_={n: insert.excluded[n] for n in columns}
+        ),
+        rows,
+    )
+
+
+async def insert(
+    connection: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Inserts the rows (all with the same columns)."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        await connection.execute(_unnest_insert(table, rows))
+    else:
+        await connection.execute(sa.insert(table), rows)
+
+
+def _unnest_insert(table: sa.Table, rows: Sequence[dict[str, Any]]) -> postgresql.Insert:
+    """INSERT ... SELECT from one array per column: any number of rows in one round trip."""
+    names = list(rows[0])
+    arrays = [
+        sa.bindparam(
+            f"bulk_{name}", [row[name] for row in rows], type_=postgresql.ARRAY(table.c[name].type)
+        )
+        for name in names
+    ]
+    source = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+    return postgresql.insert(table).from_select(names, sa.select(*[source.c[n] for n in names]))

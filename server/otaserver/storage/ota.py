@@ -14,7 +14,7 @@ from ..domain.model import Page, PageRequest
 from ..domain.orchestration import QueueState
 from ..services.ports import QueueEntry, UpdateState
 from . import tables
-from .bulk import chunked, upsert
+from .bulk import chunked, insert, upsert
 
 PACE_ROW = 1
 
@@ -43,8 +43,7 @@ class OtaRepository:
             }
             for entry in entries
         ]
-        if rows:
-            await self._connection.execute(sa.insert(tables.ota_queue), rows)
+        await insert(self._connection, tables.ota_queue, rows)
 
     async def lock_pace(self) -> None:
         """Serialises the queue workers of every process on the one database."""
