@@ -68,6 +68,7 @@ def parse_args(transports: ModuleType | None) -> argparse.Namespace:
     # SQLite made 300 devices fastest at 16-64 requests at a time (66/s at 4, 57/s at 128).
     parser.add_argument("--create-concurrency", type=int, default=32, help="REST requests")
     parser.add_argument("--connect-concurrency", type=int, default=50, help="per process")
+    parser.add_argument("--wave", type=int, default=500, help="campaign connects, per process")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per wait")
     parser.add_argument("--campaign-timeout", type=float, default=1200.0, help="seconds")
     parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_URL_ENV, ""))

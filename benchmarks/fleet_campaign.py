@@ -14,6 +14,7 @@ CampaignResult once every device has ended, or the job's timeout has passed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class CampaignJob:
     plans: list[DevicePlan]
     tokens: list[tuple[str, str]]
     progress: bool
+    wave: int  # devices connecting at a time (0: all)
 
 
 @dataclass
@@ -79,27 +81,43 @@ async def _campaign(job: CampaignJob, conn: Connection) -> None:
     name = f"campaign {os.getpid()}"
     report = (lambda line: print(f"{name}: {line}", flush=True)) if job.progress else _quiet
     trace = Recorder()
+    step = job.wave or len(job.plans)
+    fleets: list[campaign.Fleet] = []
     try:
-        fleet = campaign.Fleet(job.server, job.config, job.plans, job.tokens, trace, trace.started)
-        async with fleet.running(report):
-            await fleet.wait_idle()
+        async with contextlib.AsyncExitStack() as stack:
+            # In waves, each a Fleet of its own: thousands of connects at once exhaust the
+            # server's database pool and their retries keep it exhausted (benchmarks/README.md).
+            for start in range(0, len(job.plans), step):
+                fleet = campaign.Fleet(
+                    job.server,
+                    job.config,
+                    job.plans[start : start + step],
+                    job.tokens[start : start + step],
+                    trace,
+                    trace.started,
+                )
+                await stack.enter_async_context(fleet.running(report))
+                await fleet.wait_idle()
+                fleets.append(fleet)
             conn.send("idle")
             await asyncio.to_thread(receive, conn, job.config.timeout_s)  # "go"
             cpu = own_cpu()
-            fleet.assigned()
-            await fleet.wait_end()
+            for fleet in fleets:
+                fleet.assigned()
+            # One deadline for all: Fleet.wait_end's own timeout would start again per fleet.
+            tasks = [task for fleet in fleets for task in fleet.tasks]
+            _, pending = await asyncio.wait(tasks, timeout=job.config.timeout_s)
             cpu = own_cpu() - cpu
-        states = [device.updater.state for device in fleet.devices]
-        reasons = [d.verdict() for d in fleet.devices if d.updater.state != p.UPDATED][:5]
+        devices = [device for fleet in fleets for device in fleet.devices]
         conn.send(
             CampaignResult(
-                states,
+                [device.updater.state for device in devices],
                 trace.updated_at,
                 trace.chunk_ms,
-                sum(device.fetched for device in fleet.devices),
+                sum(device.fetched for device in devices),
                 cpu,
-                reasons,
-                fleet.timed_out,
+                [d.verdict() for d in devices if d.updater.state != p.UPDATED][:5],
+                bool(pending),
             )
         )
     finally:

@@ -308,7 +308,7 @@ def campaign_phase(
 ) -> None:
     n = len(plans)
     jobs = [
-        CampaignJob(target.server, config, plan_part, device_part, args.progress)
+        CampaignJob(target.server, config, plan_part, device_part, args.progress, args.wave)
         for plan_part, device_part in zip(
             split(plans, args.clients), split(devices, args.clients), strict=True
         )
