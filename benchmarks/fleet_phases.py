@@ -24,7 +24,14 @@ from otatarget.rest import Entity
 
 from benchmarks.fleet_campaign import CampaignJob, CampaignResult, campaign_child
 from benchmarks.fleet_listeners import ListenJob, listen_child
-from benchmarks.fleet_procs import MARGIN_S, Children, own_cpu, postgres_cpu, tree_cpu
+from benchmarks.fleet_procs import (
+    MARGIN_S,
+    Children,
+    machine_busy,
+    own_cpu,
+    postgres_cpu,
+    tree_cpu,
+)
 from benchmarks.fleet_rows import Row
 
 CHUNK_SIZE = 16 * 1024
@@ -62,6 +69,7 @@ class CpuMeter:
         self.began = time.monotonic()
         self.server = tree_cpu(target.process)
         self.postgres = postgres_cpu() if self.pg else 0.0
+        self.machine = machine_busy()
 
     def note(self, clients: Sequence[float]) -> str:
         """Cores used by each side, and which side was busy. `clients` are the client
@@ -77,12 +85,15 @@ class CpuMeter:
         total = sum(each)
         parts.append(f"clients {total:.2f} ({len(each)} processes, busiest {max(each):.2f})")
         cores = psutil.cpu_count() or 1
+        others = (machine_busy() - self.machine) / wall - server - database - total
+        if others >= 0.1:
+            parts.append(f"OTHER processes {others:.2f}")
         if server >= BUSY:
             busy = "server busy (one core)"
         elif max(each) >= BUSY:
             busy = "CLIENT busy"
-        elif server + database + total >= BUSY * cores:
-            busy = "machine busy (all cores)"
+        elif server + database + total + max(others, 0.0) >= BUSY * cores:
+            busy = "machine busy (all cores" + (", other work too)" if others >= 0.1 else ")")
         else:
             busy = "no side saturated (the server waits)"
         return f"cores over {wall:.1f} s: " + ", ".join(parts) + f" -> {busy}"

@@ -59,6 +59,13 @@ def postgres_cpu() -> float:
     return total
 
 
+def machine_busy() -> float:
+    """CPU seconds every core of the machine spent busy (not idle, not waiting on I/O): what
+    is left after the server, PostgreSQL and the clients is other work sharing the machine."""
+    times = psutil.cpu_times()
+    return float(sum(times)) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def raise_fd_limit() -> int:
     """Soft RLIMIT_NOFILE up to the hard one: each connection is a descriptor on each side, and
     the server and the children inherit the limit."""
