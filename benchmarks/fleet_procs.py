@@ -63,7 +63,8 @@ def machine_busy() -> float:
     """CPU seconds every core of the machine spent busy (not idle, not waiting on I/O): what
     is left after the server, PostgreSQL and the clients is other work sharing the machine."""
     times = psutil.cpu_times()
-    return float(sum(times)) - times.idle - getattr(times, "iowait", 0.0)
+    idle = float(times.idle) + float(getattr(times, "iowait", 0.0))
+    return float(sum(times)) - idle
 
 
 def raise_fd_limit() -> int:
