@@ -28,6 +28,8 @@ from otasim.trace import TraceWriter
 
 from benchmarks.fleet_procs import own_cpu, receive, report_failure
 
+PROGRESS_S = 10.0
+
 
 @dataclass
 class CampaignJob:
@@ -77,9 +79,18 @@ def _quiet(line: str) -> None:
     pass
 
 
+async def _tick(fleets: list[campaign.Fleet], started: float) -> None:
+    """One line for the process's whole share every PROGRESS_S (each Fleet's own line is per
+    wave)."""
+    total = campaign.Progress(sum(len(fleet.plans) for fleet in fleets))
+    while True:
+        await asyncio.sleep(PROGRESS_S)
+        total.states = {k: v for fleet in fleets for k, v in fleet.progress.states.items()}
+        total.ended = sum(fleet.progress.ended for fleet in fleets)
+        print(f"campaign {os.getpid()}: {total.line(time.monotonic() - started)}", flush=True)
+
+
 async def _campaign(job: CampaignJob, conn: Connection) -> None:
-    name = f"campaign {os.getpid()}"
-    report = (lambda line: print(f"{name}: {line}", flush=True)) if job.progress else _quiet
     trace = Recorder()
     step = job.wave or len(job.plans)
     fleets: list[campaign.Fleet] = []
@@ -96,9 +107,12 @@ async def _campaign(job: CampaignJob, conn: Connection) -> None:
                     trace,
                     trace.started,
                 )
-                await stack.enter_async_context(fleet.running(report))
+                await stack.enter_async_context(fleet.running(_quiet))
                 await fleet.wait_idle()
                 fleets.append(fleet)
+            if job.progress:
+                ticker = asyncio.create_task(_tick(fleets, trace.started))
+                stack.callback(ticker.cancel)
             conn.send("idle")
             await asyncio.to_thread(receive, conn, job.config.timeout_s)  # "go"
             cpu = own_cpu()
