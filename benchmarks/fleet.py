@@ -72,7 +72,9 @@ def parse_args(transports: ModuleType | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per wait")
     parser.add_argument("--campaign-timeout", type=float, default=1200.0, help="seconds")
     parser.add_argument("--postgres-url", default=os.environ.get(POSTGRES_URL_ENV, ""))
-    parser.add_argument("--progress", action="store_true", help="the campaign's progress lines")
+    parser.add_argument(
+        "--progress", action="store_true", help="a campaign line per process every 10 s"
+    )
     if transports is not None and hasattr(transports, "add_arguments"):
         transports.add_arguments(parser)
     args = parser.parse_args()

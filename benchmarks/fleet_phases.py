@@ -156,14 +156,14 @@ async def _upload(r: admin.Admin, profile: str, data: bytes) -> Entity:
     return await r.upload_package(profile, "bench", f"v{time.time_ns()}", data, "SHA256")
 
 
-async def _assign(r: admin.Admin, profile: str, package: Entity | None) -> float:
-    """Saves the profile with the package as its firmware (None: unassigned); the POST's own
-    time, in seconds."""
+async def _assign(r: admin.Admin, profile: str, package: Entity | None) -> tuple[float, float]:
+    """Saves the profile with the package as its firmware (None: unassigned): time.monotonic()
+    as the POST leaves, and the POST's own time in seconds."""
     body = await r.call("GET", f"/api/deviceProfile/{profile}")
     body["firmwareId"] = None if package is None else package["id"]
     began = time.monotonic()
     await r.call("POST", "/api/deviceProfile", json=body)
-    return time.monotonic() - began
+    return began, time.monotonic() - began
 
 
 def split(items: list[T], parts: int) -> list[list[T]]:
@@ -207,12 +207,7 @@ def notify(
         package = rest(target, args.timeout, lambda r: _upload(r, profile, NOTICE_IMAGE))
         meter = CpuMeter(target)
         children.send("expect")
-
-        async def assign(r: admin.Admin) -> tuple[float, float]:
-            began = time.monotonic()
-            return began, await _assign(r, profile, package)
-
-        assigned, post_s = rest(target, args.timeout, assign)
+        assigned, post_s = rest(target, args.timeout, lambda r: _assign(r, profile, package))
         heard = children.gather(args.timeout + MARGIN_S)
         note = meter.note([h["cpu"] for h in heard])
         children.send("close")
@@ -334,13 +329,7 @@ def campaign_phase(
         package = rest(target, args.timeout, lambda r: _upload(r, profile, image))
         meter = CpuMeter(target)
         children.send("go")
-
-        async def assign(r: admin.Admin) -> float:
-            began = time.monotonic()
-            await _assign(r, profile, package)
-            return began
-
-        assigned = rest(target, args.timeout, assign)
+        assigned, _ = rest(target, args.timeout, lambda r: _assign(r, profile, package))
         results: list[CampaignResult] = children.gather(timeout)
         note = meter.note([r.cpu for r in results])
     except Exception as error:
