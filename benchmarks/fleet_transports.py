@@ -45,9 +45,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -296,6 +297,26 @@ def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+class Rated(Protocol):
+    rate: float
+
+
+R = TypeVar("R", bound=Rated)
+
+
+def best_of(repeats: int, ours: Callable[[], R], theirs: Callable[[], R]) -> tuple[R, R]:
+    """The fastest of `repeats` runs of each side, alternating: a burst of load from elsewhere on
+    the machine then does not fall on one side only."""
+    best: list[R | None] = [None, None]
+    for _ in range(max(1, repeats)):
+        for side, measure in enumerate((ours, theirs)):
+            result = measure()
+            if best[side] is None or result.rate > best[side].rate:  # type: ignore[union-attr]
+                best[side] = result
+    assert best[0] is not None and best[1] is not None
+    return best[0], best[1]
+
+
 # ---- HTTP: wrk ------------------------------------------------------------------------------
 
 WRK_SCRIPT = """\
@@ -402,14 +423,13 @@ def http_rows(
                 check_http(client, f"{base}{prefix}{index}", {}, piece)
                 span = f"bytes={index * size}-{index * size + len(piece) - 1}"
                 check_http(client, f"{nginx_url}/fw.bin", {"Range": span}, piece)
+        nginx_process = psutil.Process(nginx.process.pid)
         for connections in args.http_connections:
-            run = (args.http_seconds, args.wrk_threads)
-            ours = wrk(
-                work, base, prefix, False, size, len(data), connections, *run, target.process
-            )
-            nginx_process = psutil.Process(nginx.process.pid)
-            theirs = wrk(
-                work, nginx_url, "/fw.bin", True, size, len(data), connections, *run, nginx_process
+            how = (size, len(data), connections, args.http_seconds, args.wrk_threads)
+            ours, theirs = best_of(
+                args.repeats,
+                partial(wrk, work, base, prefix, False, *how, target.process),
+                partial(wrk, work, nginx_url, "/fw.bin", True, *how, nginx_process),
             )
             ratio = ours.rate / theirs.rate
             rows.append(
@@ -580,7 +600,7 @@ class ChunkDevice:
 class ChunkResult:
     rate: float  # chunks/s
     client_cpu: float
-    server_cpu: float
+    server_cpu: list[float]  # of each server process watched
 
 
 def mqtt_chunks(
@@ -590,7 +610,7 @@ def mqtt_chunks(
     data: bytes,
     chunk: int,
     seconds: float,
-    server: psutil.Process,
+    servers: list[psutil.Process],
     own_filter: bool = False,
 ) -> ChunkResult:
     fleet = [ChunkDevice(port, username, i, data, chunk, own_filter) for i in range(devices)]
@@ -599,7 +619,8 @@ def mqtt_chunks(
         for device in fleet:
             selector.register(device.sock, selectors.EVENT_READ, device)
         cpu, began = own_cpu(), time.monotonic()
-        with CpuWatch(server) as watch:
+        with ExitStack() as watching:
+            watches = [watching.enter_context(CpuWatch(server)) for server in servers]
             for device in fleet:
                 device.request()
             end = began + seconds
@@ -613,7 +634,8 @@ def mqtt_chunks(
         done = sum(device.received for device in fleet)
         if not done:
             raise RuntimeError(f"MQTT port {port}: no chunk in {seconds} s")
-        return ChunkResult(done / elapsed, (own_cpu() - cpu) / elapsed, watch.share)
+        shares = [watch.share for watch in watches]
+        return ChunkResult(done / elapsed, (own_cpu() - cpu) / elapsed, shares)
     finally:
         selector.close()
         for device in fleet:
@@ -628,14 +650,12 @@ def mqtt_rows(
     baseline = [psutil.Process(mosquitto.process.pid), psutil.Process(responder.process.pid)]
     rows = []
     for devices in args.mqtt_devices:
-        ours = mqtt_chunks(
-            target.mqtt_port, token, devices, data, chunk, args.mqtt_seconds, target.process
+        how = (token, devices, data, chunk, args.mqtt_seconds)
+        ours, theirs = best_of(
+            args.repeats,
+            partial(mqtt_chunks, target.mqtt_port, *how, [target.process]),
+            partial(mqtt_chunks, mosquitto.port, *how, baseline, True),
         )
-        broker_cpu = tree_cpu(baseline[0]), tree_cpu(baseline[1])
-        theirs = mqtt_chunks(
-            mosquitto.port, token, devices, data, chunk, args.mqtt_seconds, baseline[0], True
-        )
-        responder_cpu = (tree_cpu(baseline[1]) - broker_cpu[1]) / args.mqtt_seconds
         ratio = ours.rate / theirs.rate
 
         def rate(result: ChunkResult) -> str:
@@ -646,11 +666,11 @@ def mqtt_rows(
                 f"MQTT {chunk // KIB} KiB chunks, {devices} device(s)",
                 f">= {MQTT_GOAL}x mosquitto",
                 target.backend,
-                f"{ratio:.2f}x: {rate(ours)} (otakit CPU {ours.server_cpu:.0%}, "
+                f"{ratio:.2f}x: {rate(ours)} (otakit CPU {ours.server_cpu[0]:.0%}, "
                 f"client {ours.client_cpu:.0%})",
                 ratio >= MQTT_GOAL,
-                f"mosquitto + responder {rate(theirs)} (mosquitto CPU {theirs.server_cpu:.0%}, "
-                f"responder {responder_cpu:.0%}, client {theirs.client_cpu:.0%})",
+                f"mosquitto + responder {rate(theirs)} (mosquitto CPU {theirs.server_cpu[0]:.0%}, "
+                f"responder {theirs.server_cpu[1]:.0%}, client {theirs.client_cpu:.0%})",
             )
         )
         note(f"  {rows[-1].figure} [{target.backend}]: {rows[-1].measured}")
@@ -822,7 +842,7 @@ def hold_idle(
         for pipe in pipes:
             pipe.send("go")
         reports = [_receive(pipe, timeout + 30) for pipe in pipes]
-        time.sleep(1.0)  # the last connections' work (sessions, logs) done
+        time.sleep(args.idle_hold)  # held a while: the last connects' work is done, none drops
         rss_after = tree_rss(server)
         for pipe in pipes:
             pipe.send("count")
@@ -934,10 +954,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--idle-connections", type=int, default=10_000, help="idle MQTT connections (10000)")
     add("--idle-workers", type=int, default=2, help="client processes holding them (2)")
     add("--idle-window", type=int, default=32, help="connects in flight per process (32)")
+    add("--idle-hold", type=float, default=5.0, help="seconds held before counting (5)")
     add("--http-file-kib", type=int, default=4096, help="file behind the HTTP/MQTT rows (4096)")
     add("--http-chunk-kib", type=_csv(int), default=[4, 64], help="chunk sizes, KiB (4,64)")
     add("--http-connections", type=_csv(int), default=[1, 16], help="wrk connections (1,16)")
     add("--http-seconds", type=float, default=5.0, help="seconds per wrk run (5)")
+    add("--repeats", type=int, default=2, help="HTTP and MQTT runs per side, best counts (2)")
     add("--wrk-threads", type=int, default=1, help="wrk threads (1: a core for the server)")
     add("--coap-size-kib", type=int, default=1024, help="CoAP file, KiB (1024)")
     add("--coap-clients", type=_csv(int), default=[1], help="concurrent coap-clients (1)")
