@@ -35,6 +35,7 @@ import random
 import resource
 import selectors
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -236,6 +237,85 @@ def _reap(
         time.sleep(0.002)
 
 
+# ---- what otakit's CPU does: py-spy, on request --------------------------------------------
+
+
+@contextlib.contextmanager
+def spying(directory: Path | None, pid: int, label: str) -> Iterator[None]:
+    """py-spy samples the server while the block runs (--py-spy DIR); a summary goes to stderr.
+
+    --nonblocking: the server is never paused, so the figure measured with it moves little."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    out = directory / f"{label}.txt"
+    # In the venv next to this Python (pip install py-spy) when not on PATH.
+    tool = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    options = ("--rate", "100", "--format", "raw", "--nonblocking", "--output", str(out))
+    spy = subprocess.Popen(
+        [tool, "record", "--pid", str(pid), *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+    if out.exists():
+        note(f"    py-spy {out}: {profile_summary(out)}")
+
+
+# The event loop's own frames, under every sample of the main thread: they say nothing.
+SKELETON = {
+    *("<frozen runpy>", "otaserver/cli"),
+    *("asyncio/runners", "asyncio/base_events", "asyncio/events"),
+}
+
+
+def profile_summary(path: Path, top: int = 6) -> str:
+    """Where the server's main thread was when sampled: the libraries (and otaserver packages)
+    its stacks went through, and the innermost frames. The raw format is one
+    `frame;frame;... count` line per distinct stack; the main thread's start in runpy."""
+    through: Counter[str] = Counter()
+    inner: Counter[str] = Counter()
+    main = others = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        if "runpy" not in frames[0]:
+            others += int(count)  # worker threads: file reads, SQLite, password hashes
+            continue
+        main += int(count)
+        for where in {_library(frame) for frame in frames} - SKELETON:
+            through[where] += int(count)
+        inner[frames[-1].split(" (", 1)[0]] += int(count)
+    if not main:
+        return f"no main-thread samples ({others} in other threads)"
+
+    def shares(counts: Counter[str]) -> str:
+        return ", ".join(f"{name} {n / main:.0%}" for name, n in counts.most_common(top))
+
+    return (
+        f"{main} main-thread samples ({others} in other threads); through {shares(through)}; "
+        f"innermost {shares(inner)}"
+    )
+
+
+def _library(frame: str) -> str:
+    # "function (package/module.py:123)" -> "package", or "otaserver/subpackage".
+    where = frame.rpartition(" (")[2].rpartition(":")[0]
+    parts = where.removesuffix(".py").split("/")
+    return "/".join(parts[:2]) if parts[0] in ("otaserver", "asyncio") else parts[0]
+
+
 # ---- otakit and its devices -----------------------------------------------------------------
 
 
@@ -315,6 +395,16 @@ def best_of(repeats: int, ours: Callable[[], R], theirs: Callable[[], R]) -> tup
                 best[side] = result
     assert best[0] is not None and best[1] is not None
     return best[0], best[1]
+
+
+def spied(
+    args: argparse.Namespace, target: Target, label: str, measure: Callable[[], R]
+) -> Callable[[], R]:
+    def run() -> R:
+        with spying(args.py_spy, target.process.pid, f"{label}-{target.backend}"):
+            return measure()
+
+    return run
 
 
 # ---- HTTP: wrk ------------------------------------------------------------------------------
@@ -428,7 +518,12 @@ def http_rows(
             how = (size, len(data), connections, args.http_seconds, args.wrk_threads)
             ours, theirs = best_of(
                 args.repeats,
-                partial(wrk, work, base, prefix, False, *how, target.process),
+                spied(
+                    args,
+                    target,
+                    f"http-{size // KIB}k-c{connections}",
+                    partial(wrk, work, base, prefix, False, *how, target.process),
+                ),
                 partial(wrk, work, nginx_url, "/fw.bin", True, *how, nginx_process),
             )
             ratio = ours.rate / theirs.rate
@@ -502,7 +597,8 @@ def coap_rows(
     libcoap_process = psutil.Process(libcoap.process.pid)
     rows = []
     for clients in args.coap_clients:
-        ours = coap_fetch(work, ours_uri, data, clients, args.coap_repeats, target.process)
+        with spying(args.py_spy, target.process.pid, f"coap-{clients}-{target.backend}"):
+            ours = coap_fetch(work, ours_uri, data, clients, args.coap_repeats, target.process)
         theirs = coap_fetch(work, theirs_uri, data, clients, args.coap_repeats, libcoap_process)
         ratio = theirs.seconds / ours.seconds
         total = len(data) * clients / KIB
@@ -653,7 +749,12 @@ def mqtt_rows(
         how = (token, devices, data, chunk, args.mqtt_seconds)
         ours, theirs = best_of(
             args.repeats,
-            partial(mqtt_chunks, target.mqtt_port, *how, [target.process]),
+            spied(
+                args,
+                target,
+                f"mqtt-{devices}",
+                partial(mqtt_chunks, target.mqtt_port, *how, [target.process]),
+            ),
             partial(mqtt_chunks, mosquitto.port, *how, baseline, True),
         )
         ratio = ours.rate / theirs.rate
@@ -876,7 +977,8 @@ def idle_rows(args: argparse.Namespace, work: Path, target: Target) -> list[Row]
     tokens = asyncio.run(_idle_devices(target, count))
     made = time.monotonic() - began
     note(f"  {count} idle devices made in {made:.0f} s ({count / made:,.0f}/s)")
-    ours = hold_idle(args, target.mqtt_port, tokens, target.process, "otakit")
+    with spying(args.py_spy, target.process.pid, f"idle-{target.backend}"):
+        ours = hold_idle(args, target.mqtt_port, tokens, target.process, "otakit")
     note(f"  otakit [{target.backend}]: {_idle_text(ours)}")
     mosquitto = start_mosquitto(work / f"idle-{target.backend}")
     try:
@@ -967,6 +1069,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--mqtt-chunk-kib", type=int, default=64, help="MQTT chunk size, KiB (64)")
     add("--mqtt-devices", type=_csv(int), default=[1, 16], help="concurrent devices (1,16)")
     add("--mqtt-seconds", type=float, default=5.0, help="seconds per MQTT run (5)")
+    add("--py-spy", type=Path, default=None, help="py-spy otakit into this directory (off)")
     add("--transport-timeout", type=float, default=600.0, help="bound on each phase, s (600)")
 
 
@@ -982,6 +1085,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             )
     note(f"RLIMIT_NOFILE {fds}; {os.cpu_count()} CPUs (clients and servers share them)")
     rows: list[Row] = []
+    load, busy = os.getloadavg()[0], psutil.cpu_times()
     with tempfile.TemporaryDirectory(prefix="otakit-transbench-") as name, ExitStack() as stack:
         work = Path(name)
         big = random.Random(SEED).randbytes(args.http_file_kib * KIB)
@@ -1021,7 +1125,23 @@ def run(args: argparse.Namespace) -> list[Row]:
                     rows += mqtt_rows(args, target, mosquitto, responder, big)
                 if "idle" in args.transports:
                     rows += idle_rows(args, work, target)
-    return rows
+    return [*rows, machine_row(load, busy)]
+
+
+def machine_row(load: float, before: Any) -> Row:
+    """How busy the machine was: the figures are only as quiet as the machine they ran on."""
+    after = psutil.cpu_times()
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    total = sum(after) - sum(before)
+    return Row(
+        "machine during the run (informative)",
+        "",
+        "-",
+        f"{os.cpu_count()} CPUs busy {1 - idle / total:.0%}; 1-min load "
+        f"{load:.1f} at start, {os.getloadavg()[0]:.1f} at end",
+        None,
+        "clients, servers and anything else running share the CPUs",
+    )
 
 
 def main() -> None:
