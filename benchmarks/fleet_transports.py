@@ -16,7 +16,7 @@ ratio:
   mosquitto relaying a responder's answers. Client: hand-written packets on epoll, one process.
 
 Backends (`--db sqlite,postgresql`) each get a server of their own (otatarget.local); PostgreSQL
-needs OTAKIT_TEST_POSTGRES_URL (a fresh database is made and dropped).
+needs --postgres-url or OTAKIT_TEST_POSTGRES_URL (a fresh database is made and dropped).
 
     python -m benchmarks.fleet_transports [--db sqlite,postgresql] [--idle-connections 10000]
 """
@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import resource
 import selectors
 import shutil
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -55,7 +57,6 @@ from urllib.parse import urlencode
 import httpx
 import psutil
 from otasim import admin
-from tests.support.process import fresh_postgres_database, postgres_admin_url
 
 from benchmarks.fleet_rows import Row, print_table
 from benchmarks.transport_baselines import (
@@ -72,6 +73,7 @@ KIB = 1024
 MIB = 1024 * KIB
 SEED = 20240601
 BACKENDS = ("sqlite", "postgresql")
+POSTGRES_URL_ENV = "OTAKIT_TEST_POSTGRES_URL"
 PARTS = ("http", "coap", "mqtt", "idle")
 CREATE_CONCURRENCY = 16  # the server is the limit: 4, 16 and 64 all make ~80 devices/s
 ATTRIBUTES = "v1/devices/me/attributes"
@@ -337,17 +339,43 @@ class Target:
 
 
 @contextlib.contextmanager
-def otakit(backend: str, max_connections: int) -> Iterator[Target]:
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new PostgreSQL database made with `admin_url` (an account that may create databases);
+    its URL. Dropped afterwards, by force: the stopped server may still hold connections."""
+    import asyncpg
+
+    name = "otakit_transbench_" + uuid.uuid4().hex[:12]
+
+    async def execute(statement: str) -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield re.sub(r"/[^/]*$", "/" + name, admin_url)
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def otakit(backend: str, max_connections: int, postgres_url: str) -> Iterator[Target]:
     settings = {"OTAKIT_MQTT_MAX_CONNECTIONS": str(max_connections)}
     with ExitStack() as stack:
         if backend == "postgresql":
-            if not postgres_admin_url():
-                raise RuntimeError("--db postgresql needs OTAKIT_TEST_POSTGRES_URL")
-            settings["OTAKIT_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+            if not postgres_url:
+                raise RuntimeError(f"--db postgresql needs --postgres-url or {POSTGRES_URL_ENV}")
+            settings["OTAKIT_DATABASE_URL"] = stack.enter_context(fresh_database(postgres_url))
         server = local.start(settings, name=f"transbench-{backend}")
         stack.callback(shutil.rmtree, server.data_dir, ignore_errors=True)
         stack.callback(server.stop)
-        yield Target(server, psutil.Process(server.process.pid), backend)
+        try:
+            yield Target(server, psutil.Process(server.process.pid), backend)
+        except BaseException:
+            note(f"otakit's log ends:\n{server.log_tail(4000)}")  # before the data dir goes
+            raise
 
 
 async def _with_package(target: Target, purpose: str, data: bytes) -> None:
@@ -548,40 +576,64 @@ def http_rows(
 
 @dataclass
 class CoapResult:
-    seconds: float  # best wall time of all clients together
+    seconds: float  # best wall time of all clients together (inf: none completed)
     client_cpu: float
     server_cpu: float
+    stalled: int = 0  # fetches a client gave up on (no answer within --coap-wait)
 
 
 def coap_fetch(
-    work: Path, uri: str, data: bytes, clients: int, repeats: int, server: psutil.Process
+    work: Path,
+    uri: str,
+    data: bytes,
+    clients: int,
+    args: argparse.Namespace,
+    server: psutil.Process,
 ) -> CoapResult:
     want = hashlib.sha256(data).hexdigest()
     best = CoapResult(float("inf"), 0.0, 0.0)
-    for _ in range(repeats):
+    stalled = 0
+    for _ in range(args.coap_repeats):
         outputs = [work / f"coap-{i}.bin" for i in range(clients)]
         for path in outputs:
             path.unlink(missing_ok=True)
         began = time.monotonic()
+        wait = ("-B", f"{args.coap_wait:g}")  # coap-client's own bound on a silent server
         with CpuWatch(server) as watch:
             processes = [
                 subprocess.Popen(
-                    [*("coap-client-notls", "-m", "get", "-b", "1024"), "-o", str(path), uri],
+                    [
+                        *("coap-client-notls", "-m", "get", "-b", "1024", *wait),
+                        "-o",
+                        str(path),
+                        uri,
+                    ],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                 )
                 for path in outputs
             ]
-            reaped = [_reap(process, began, 120) for process in processes]
+            reaped = [_reap(process, began, args.coap_wait + 60) for process in processes]
         wall = time.monotonic() - began
+        complete = True
         for process, path, (code, _, _) in zip(processes, outputs, reaped, strict=True):
+            assert process.stdout is not None
+            said = process.stdout.read().decode(errors="replace")[-500:]
+            if code == 0 and not path.exists():
+                # It waited --coap-wait seconds and exits 0 with nothing. Seen when the first
+                # block takes over 0.1 s: aiocoap then ACKs empty and answers separately, and
+                # libcoap 4.3.1 cannot go on blockwise from a separate response (obgm/libcoap
+                # #1595, fixed upstream in 2025). Counted in the row, not fatal.
+                stalled += 1
+                complete = False
+                note(f"    coap-client {uri}: no answer within {args.coap_wait:g} s {said}")
+                continue
             got = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "nothing"
             if code != 0 or got != want:
-                assert process.stdout is not None
-                said = process.stdout.read().decode(errors="replace")[-500:]
                 raise RuntimeError(f"coap-client {uri}: exit {code}, sha256 {got}: {said}")
-        if wall < best.seconds:
+        if complete and wall < best.seconds:
             best = CoapResult(wall, sum(cpu for _, _, cpu in reaped) / wall, watch.share)
+    best.stalled = stalled
     return best
 
 
@@ -598,13 +650,19 @@ def coap_rows(
     rows = []
     for clients in args.coap_clients:
         with spying(args.py_spy, target.process.pid, f"coap-{clients}-{target.backend}"):
-            ours = coap_fetch(work, ours_uri, data, clients, args.coap_repeats, target.process)
-        theirs = coap_fetch(work, theirs_uri, data, clients, args.coap_repeats, libcoap_process)
-        ratio = theirs.seconds / ours.seconds
+            ours = coap_fetch(work, ours_uri, data, clients, args, target.process)
+        theirs = coap_fetch(work, theirs_uri, data, clients, args, libcoap_process)
+        # A side with no complete fetch: otakit's misses the goal, libcoap's leaves no ratio.
+        compared = theirs.seconds < float("inf")
+        ratio = theirs.seconds / ours.seconds if compared else 0.0
         total = len(data) * clients / KIB
+        tries = args.coap_repeats * clients
 
-        def rate(result: CoapResult, total: float = total) -> str:
-            return f"{total / result.seconds:,.0f} KiB/s in {result.seconds:.2f} s"
+        def rate(result: CoapResult, total: float = total, tries: int = tries) -> str:
+            stalls = f", {result.stalled} of {tries} stalled" if result.stalled else ""
+            if result.seconds == float("inf"):
+                return f"no fetch completed{stalls}"
+            return f"{total / result.seconds:,.0f} KiB/s in {result.seconds:.2f} s{stalls}"
 
         rows.append(
             Row(
@@ -613,7 +671,7 @@ def coap_rows(
                 target.backend,
                 f"{ratio:.2f}x: {rate(ours)} (otakit CPU {ours.server_cpu:.0%}, "
                 f"clients {ours.client_cpu:.0%})",
-                ratio >= COAP_GOAL,
+                ratio >= COAP_GOAL if compared else None,
                 f"coap-server-notls {rate(theirs)} (CPU {theirs.server_cpu:.0%}, "
                 f"clients {theirs.client_cpu:.0%})",
             )
@@ -806,7 +864,7 @@ def idle_worker(job: IdleJob, conn: Connection) -> None:
     conn.send("ready")
     if conn.recv() != "go":
         return
-    began = time.monotonic()
+    began, cpu = time.monotonic(), own_cpu()
     deadline, last = began + job.timeout, began
     waiting = iter(enumerate(job.usernames))
     in_flight = 0
@@ -881,7 +939,9 @@ def idle_worker(job: IdleJob, conn: Connection) -> None:
     for key in list(selector.get_map().values()):
         fail(key.data[0], "past the timeout")
     selector.close()
-    conn.send({"held": len(held), "failures": dict(failures), "began": began, "last": last})
+    cpu = own_cpu() - cpu
+    report = {"held": len(held), "failures": dict(failures), "began": began, "last": last}
+    conn.send({**report, "cpu": cpu})
     try:
         if conn.poll(job.timeout) and conn.recv() == "count":
             conn.send(sum(_still_open(sock) for sock in held))
@@ -911,6 +971,8 @@ class IdleResult:
     seconds: float
     rss_before: int
     rss_after: int
+    client_cpu: float  # shares of a core while connecting, all client processes together
+    server_cpu: float
 
     @property
     def rate(self) -> float:
@@ -940,9 +1002,10 @@ def hold_idle(
             _receive(pipe, 60)
         time.sleep(1.0)  # the server settles after provisioning
         rss_before = tree_rss(server)
-        for pipe in pipes:
-            pipe.send("go")
-        reports = [_receive(pipe, timeout + 30) for pipe in pipes]
+        with CpuWatch(server) as watch:
+            for pipe in pipes:
+                pipe.send("go")
+            reports = [_receive(pipe, timeout + 30) for pipe in pipes]
         time.sleep(args.idle_hold)  # held a while: the last connects' work is done, none drops
         rss_after = tree_rss(server)
         for pipe in pipes:
@@ -962,7 +1025,11 @@ def hold_idle(
     began = min(report["began"] for report in reports)
     last = max(report["last"] for report in reports)
     held = sum(report["held"] for report in reports)
-    return IdleResult(held, still, dict(failures), last - began, rss_before, rss_after)
+    seconds = last - began
+    client_cpu = sum(report["cpu"] for report in reports) / seconds if seconds else 0.0
+    return IdleResult(
+        held, still, dict(failures), seconds, rss_before, rss_after, client_cpu, watch.share
+    )
 
 
 def _receive(conn: Connection, timeout: float) -> Any:
@@ -1001,9 +1068,11 @@ def idle_rows(args: argparse.Namespace, work: Path, target: Target) -> list[Row]
             "MQTT connects/s (CONNECT + SUBSCRIBE)",
             f">= {CONNECT_GOAL_RATE:,.0f}/s",
             target.backend,
-            f"{ours.rate:,.0f}/s ({ours.held:,} in {ours.seconds:.1f} s), {rate_ratio:.2f}x",
+            f"{ours.rate:,.0f}/s ({ours.held:,} in {ours.seconds:.1f} s), {rate_ratio:.2f}x "
+            f"(otakit CPU {ours.server_cpu:.0%}, clients {ours.client_cpu:.0%})",
             ours.rate >= CONNECT_GOAL_RATE and ours.held == count,
-            f"mosquitto {theirs.rate:,.0f}/s ({theirs.held:,} in {theirs.seconds:.1f} s)",
+            f"mosquitto {theirs.rate:,.0f}/s ({theirs.held:,} in {theirs.seconds:.1f} s) "
+            f"(mosquitto CPU {theirs.server_cpu:.0%}, clients {theirs.client_cpu:.0%})",
         ),
     ]
 
@@ -1012,7 +1081,8 @@ def _idle_text(result: IdleResult) -> str:
     return (
         f"{result.held} connected in {result.seconds:.1f} s, {result.still} still open, "
         f"RSS {result.rss_before / MIB:.0f} -> {result.rss_after / MIB:.0f} MiB, "
-        f"failures {result.failures or 'none'}"
+        f"failures {result.failures or 'none'}; server CPU {result.server_cpu:.0%}, "
+        f"clients {result.client_cpu:.0%}"
     )
 
 
@@ -1045,10 +1115,17 @@ def _parts(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # benchmarks.fleet may declare --db for all its modules: then it is shared, not added twice.
+    # benchmarks.fleet declares --db and --postgres-url for all its rows: then they are shared,
+    # not added twice (it turns --db into a list itself).
     with contextlib.suppress(argparse.ArgumentError):
         parser.add_argument(
             "--db", type=_backends, default=list(BACKENDS), help="sqlite,postgresql (both)"
+        )
+    with contextlib.suppress(argparse.ArgumentError):
+        parser.add_argument(
+            "--postgres-url",
+            default=os.environ.get(POSTGRES_URL_ENV, ""),
+            help=f"an account that may create databases ({POSTGRES_URL_ENV})",
         )
     group = parser.add_argument_group("device transports (benchmarks.fleet_transports)")
     add = group.add_argument
@@ -1066,6 +1143,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--coap-size-kib", type=int, default=1024, help="CoAP file, KiB (1024)")
     add("--coap-clients", type=_csv(int), default=[1], help="concurrent coap-clients (1)")
     add("--coap-repeats", type=int, default=3, help="fetches per side, best counts (3)")
+    add("--coap-wait", type=float, default=30.0, help="coap-client -B: silence bound, s (30)")
     add("--mqtt-chunk-kib", type=int, default=64, help="MQTT chunk size, KiB (64)")
     add("--mqtt-devices", type=_csv(int), default=[1, 16], help="concurrent devices (1,16)")
     add("--mqtt-seconds", type=float, default=5.0, help="seconds per MQTT run (5)")
@@ -1114,7 +1192,8 @@ def run(args: argparse.Namespace) -> list[Row]:
         for backend in args.db:
             note(f"otakit on {backend}")
             (work / f"idle-{backend}").mkdir()
-            with otakit(backend, max(12_000, args.idle_connections + 1_000)) as target:
+            connections = max(12_000, args.idle_connections + 1_000)
+            with otakit(backend, connections, args.postgres_url) as target:
                 asyncio.run(_with_package(target, "http", big))
                 asyncio.run(_with_package(target, "coap", small))
                 if "http" in args.transports:
