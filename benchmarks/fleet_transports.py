@@ -328,6 +328,7 @@ class Target:
     server: local.LocalServer
     process: psutil.Process
     backend: str
+    database_url: str  # where a second server finds the same devices
     mqtt_port: int = 0
     coap_port: int = 0
     tokens: dict[str, str] = field(default_factory=dict)  # purpose -> device token
@@ -361,18 +362,24 @@ def fresh_database(admin_url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def otakit(backend: str, max_connections: int, postgres_url: str) -> Iterator[Target]:
+def otakit(
+    backend: str, max_connections: int, postgres_url: str, database_url: str = ""
+) -> Iterator[Target]:
+    """otakit on a fresh database, or on `database_url` (another server's, stopped)."""
     settings = {"OTAKIT_MQTT_MAX_CONNECTIONS": str(max_connections)}
     with ExitStack() as stack:
-        if backend == "postgresql":
+        if not database_url and backend == "postgresql":
             if not postgres_url:
                 raise RuntimeError(f"--db postgresql needs --postgres-url or {POSTGRES_URL_ENV}")
-            settings["OTAKIT_DATABASE_URL"] = stack.enter_context(fresh_database(postgres_url))
+            database_url = stack.enter_context(fresh_database(postgres_url))
+        if database_url:
+            settings["OTAKIT_DATABASE_URL"] = database_url
         server = local.start(settings, name=f"transbench-{backend}")
         stack.callback(shutil.rmtree, server.data_dir, ignore_errors=True)
         stack.callback(server.stop)
+        database_url = database_url or f"sqlite:///{server.data_dir.resolve() / 'otakit.db'}"
         try:
-            yield Target(server, psutil.Process(server.process.pid), backend)
+            yield Target(server, psutil.Process(server.process.pid), backend, database_url)
         except BaseException:
             note(f"otakit's log ends:\n{server.log_tail(4000)}")  # before the data dir goes
             raise
@@ -1044,8 +1051,14 @@ def idle_rows(args: argparse.Namespace, work: Path, target: Target) -> list[Row]
     tokens = asyncio.run(_idle_devices(target, count))
     made = time.monotonic() - began
     note(f"  {count} idle devices made in {made:.0f} s ({count / made:,.0f}/s)")
-    with spying(args.py_spy, target.process.pid, f"idle-{target.backend}"):
-        ours = hold_idle(args, target.mqtt_port, tokens, target.process, "otakit")
+    # A new server on the same database holds them: memory the old one freed (but kept) after
+    # making the devices would otherwise be reused by the connections and hide their cost.
+    target.server.stop()
+    limit = max(12_000, count + 1_000)
+    with otakit(target.backend, limit, "", target.database_url) as fresh:
+        time.sleep(1.0)  # started and settled
+        with spying(args.py_spy, fresh.process.pid, f"idle-{target.backend}"):
+            ours = hold_idle(args, fresh.mqtt_port, tokens, fresh.process, "otakit")
     note(f"  otakit [{target.backend}]: {_idle_text(ours)}")
     mosquitto = start_mosquitto(work / f"idle-{target.backend}")
     try:
