@@ -48,6 +48,20 @@ def take(pushes: asyncio.Queue[dict[str, Any] | None]) -> dict[str, Any] | None:
     return push
 
 
+async def wait_push(
+    pushes: asyncio.Queue[dict[str, Any] | None], timeout: float, ended: str
+) -> dict[str, Any] | None:
+    """The next push within `timeout` (None: none came); LinkError(`ended`) at the end."""
+    try:
+        async with asyncio.timeout(timeout):
+            push = await pushes.get()
+    except TimeoutError:
+        return None
+    if push is None:
+        raise LinkError(ended)
+    return push
+
+
 class Link(Protocol):
     replies: asyncio.Queue[Reply]
     idle_poll_s: float | None  # an idle device asks for its attributes this often (None: never)
@@ -157,14 +171,7 @@ class MqttLink:
         await self._publish(topic, str(size).encode() if size else b"")
 
     async def next_push(self, timeout: float) -> dict[str, Any] | None:
-        try:
-            async with asyncio.timeout(timeout):
-                push = await self._pushes.get()
-        except TimeoutError:
-            return None
-        if push is None:
-            raise LinkError("MQTT connection closed")
-        return push
+        return await wait_push(self._pushes, timeout, "MQTT connection closed")
 
     def _message(self, topic: str, payload: bytes) -> None:
         if topic == p.ATTRIBUTES_TOPIC:
@@ -343,11 +350,4 @@ class CoapLink:
         self.replies.put_nowait((index, await self._request(aiocoap.GET, path, b"")))
 
     async def next_push(self, timeout: float) -> dict[str, Any] | None:
-        try:
-            async with asyncio.timeout(timeout):
-                push = await self._pushes.get()
-        except TimeoutError:
-            return None
-        if push is None:
-            raise LinkError("CoAP observation ended")
-        return push
+        return await wait_push(self._pushes, timeout, "CoAP observation ended")
