@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import logging
 import os
 import signal
@@ -116,12 +117,13 @@ def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | N
     if name == "asyncio":
         return None
     try:
-        import uvloop
+        uvloop = importlib.import_module("uvloop")  # optional: not a dependency
     except ImportError:
         if name == "uvloop":
             raise StartupError("event_loop is uvloop, but uvloop is not installed") from None
         return None
-    return uvloop.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _http_parser(name: str) -> str:

@@ -250,10 +250,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "event_loop",
-        "auto",
+        "asyncio",
         _event_loop,
-        "asyncio's own event loop, uvloop (faster; installed with otakit on Linux and macOS), "
-        "or auto: uvloop when installed, else asyncio.",
+        "asyncio: Python's own event loop; uvloop: libuv's, faster, if installed (pip install "
+        "uvloop; not yet the default: see docs/decisions.md); auto: uvloop when installed.",
     ),
     SettingSpec(
         "mqtt_max_connections",

@@ -214,21 +214,27 @@ def test_a_malformed_request_gets_the_json_error_shape(server: ServerProcess) ->
     assert json.loads(body)["status"] == 400
 
 
-def test_headers_past_the_size_limit_get_the_json_error_shape(server: ServerProcess) -> None:
+def test_headers_past_the_size_limit_end_the_connection_at_once(server: ServerProcess) -> None:
+    """Not at the header deadline: a client streaming header lines fast is cut off by size
+    (with the JSON 400, unless the close resets the connection under the client's feet)."""
     with socket.create_connection(("127.0.0.1", server.ports[0])) as client:
-        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-        client.settimeout(10)
+        client.settimeout(HEADER_TIMEOUT - 1)
+        started = time.monotonic()
         answer = b""
         try:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
             for _ in range(200):
                 client.sendall(b"X-Filler: " + b"a" * 500 + b"\r\n")
-        except OSError:
-            pass  # refused and closed while still sending
-        while chunk := client.recv(4096):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400")
-    assert json.loads(body)["status"] == 400
+            while chunk := client.recv(4096):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - started < HEADER_TIMEOUT - 1
+    if answer:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400")
+        assert json.loads(body)["status"] == 400
+    assert httpx.get(server.url + "/openapi.json", timeout=10).status_code == 200
     assert "Traceback" not in server.log()
 
 

@@ -235,8 +235,14 @@ class Connection:
     async def _send(self, packet: Packet, version: ProtocolVersion | None = None) -> None:
         data = encode(packet, version or self._version)
         async with self._write_lock:
-            self._writer.write(data)
+            self._write(data)
             await self._writer.drain()
+
+    def _write(self, data: bytes) -> None:
+        # asyncio's loop drops a write to a closed connection; uvloop's raises RuntimeError.
+        if self._writer.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        self._writer.write(data)
 
     async def _send_quietly(self, packet: Packet, version: ProtocolVersion | None = None) -> None:
         with contextlib.suppress(Exception):
@@ -393,9 +399,9 @@ class Connection:
             topic, qos, self._packet_id() if qos else None, end - start, self._version
         )
         async with self._write_lock:
-            self._writer.write(header)
+            self._write(header)
             async for piece in self._device_api.read(binding.data, start, end):
-                self._writer.write(piece)
+                self._write(piece)
                 await self._writer.drain()
 
 
