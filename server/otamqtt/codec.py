@@ -262,6 +262,9 @@ class Decoder:
     CONNACK, SUBACK, UNSUBACK, PINGRESP); False decodes what servers send.
     """
 
+    # One per connection, and a server holds thousands.
+    __slots__ = ("_buffer", "_failed", "_started", "max_packet_size", "server_side", "version")
+
     def __init__(
         self,
         max_packet_size: int = MAX_VARINT,

@@ -51,6 +51,7 @@ from .storage.repositories import SqlStorage
 from .throttled_log import ThrottledLog
 from .transports import http as http_device_api
 from .transports.coap import CoapServer
+from .transports.http_chunks import ChunkFastPath
 from .transports.mqtt.connection import Limits
 from .transports.mqtt.server import MqttServer
 
@@ -91,7 +92,8 @@ def create_app(settings: Settings) -> Starlette:
             *metrics_routes(settings.metrics),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[Middleware(UrlTextGuard)],
+        # The guard first, then a device's chunk download, answered before the routing.
+        middleware=[Middleware(UrlTextGuard), Middleware(ChunkFastPath)],
     )
     app.state.metrics = Metrics()  # Prometheus's /metrics (api/metrics.py)
     return app

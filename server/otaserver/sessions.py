@@ -28,7 +28,7 @@ class Transport(StrEnum):
     HTTP = "http"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscription:
     device_id: UUID
     listener: Listener

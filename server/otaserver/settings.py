@@ -53,6 +53,20 @@ def _flag(text: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _one_of(*names: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in names:
+            raise ValueError(f"must be one of {', '.join(names)}")
+        return value
+
+    return parse
+
+
+_http_parser = _one_of("auto", "h11", "httptools")
+_event_loop = _one_of("auto", "asyncio", "uvloop")
+
+
 # Statuses a device can be stuck in; QUEUED waits for the queue's pace and is never stuck.
 STUCK_STATUSES = ("INITIATED", "DOWNLOADING", "DOWNLOADED", "VERIFIED", "UPDATING")
 
@@ -228,6 +242,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Most HTTP connections held at once; one more gets 503 and is closed.",
     ),
     SettingSpec(
+        "http_parser",
+        "auto",
+        _http_parser,
+        "HTTP/1.1 parser: h11 (pure Python), httptools (several times faster; installed with "
+        "otakit), or auto: httptools when installed, else h11.",
+    ),
+    SettingSpec(
+        "event_loop",
+        "asyncio",
+        _event_loop,
+        "asyncio: Python's own event loop; uvloop: libuv's, faster, if installed (pip install "
+        "uvloop; not yet the default: see docs/decisions.md); auto: uvloop when installed.",
+    ),
+    SettingSpec(
         "mqtt_max_connections",
         12000,
         _positive_int,
@@ -394,6 +422,8 @@ class Settings:
     http_header_timeout: float
     http_body_timeout: float
     http_max_connections: int
+    http_parser: str
+    event_loop: str
     mqtt_max_connections: int
     mqtt_max_subscriptions: int
     mqtt_max_downloads: int

@@ -25,6 +25,8 @@ from ..services.ports import BlobMissing, BlobTooLarge, StagedBlob
 from .digests import Digest, new_digest
 
 READ_SIZE = 256 * 1024
+MAX_PATHS_KEPT = 10_000
+_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 # A staged file untouched this long belongs to no live upload (an upload writes continually).
 STALE_STAGING_SECONDS = 3600
 
@@ -32,6 +34,7 @@ STALE_STAGING_SECONDS = 3600
 class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self._root = root
+        self._paths: dict[str, Path] = {}
         self._staging = root / "staging"
         self._staging.mkdir(parents=True, exist_ok=True)
         # What a crash left half-written is garbage; other processes' live uploads are not.
@@ -42,7 +45,13 @@ class FileBlobStore:
                     leftover.unlink()
 
     def path_of(self, sha256: str) -> Path:
-        return self._root / sha256[:2] / sha256[2:4] / sha256
+        # Remembered: every chunk request asks, and pathlib takes longer than the chunk's read.
+        path = self._paths.get(sha256)
+        if path is None:
+            if len(self._paths) >= MAX_PATHS_KEPT:
+                self._paths.clear()
+            path = self._paths[sha256] = self._root / sha256[:2] / sha256[2:4] / sha256
+        return path
 
     async def stage(
         self,
@@ -93,11 +102,14 @@ class FileBlobStore:
 
     async def read(self, sha256: str, start: int, end: int) -> AsyncIterator[bytes]:
         if end - start <= READ_SIZE:
-            # A device's chunk, most often: open, read and close in one trip to a worker thread
-            # rather than four (anyio's file makes each call a trip).
-            if piece := await anyio.to_thread.run_sync(
-                _read_range, self.path_of(sha256), start, end
-            ):
+            # A device's chunk, most often: straight from the page cache when all of it is
+            # there (no waiting on the disk, so no need of a thread), else open, read and close
+            # in one trip to a worker thread rather than four (anyio's file makes each call one).
+            path = self.path_of(sha256)
+            piece = _read_cached(path, start, end)
+            if piece is None:
+                piece = await anyio.to_thread.run_sync(_read_range, path, start, end)
+            if piece:
                 yield piece
             return
         try:
@@ -144,6 +156,26 @@ def _checksum_file(path: Path, algorithm: ChecksumAlgorithm) -> str:
         while piece := file.read(READ_SIZE):
             digest.update(piece)
     return digest.text()
+
+
+def _read_cached(path: Path, start: int, end: int) -> bytes | None:
+    """The bytes [start, end) if the page cache holds all of them, read without blocking
+    (Linux's RWF_NOWAIT); None when they are not all there, or on any other system or error
+    (the caller then reads in a worker thread, which also reports a missing blob)."""
+    if _NOWAIT is None or end <= start:
+        return None
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        buffer = bytearray(end - start)
+        read = os.preadv(descriptor, [buffer], start, _NOWAIT)
+    except OSError:  # EAGAIN: not all cached; EOPNOTSUPP: a file system without it
+        return None
+    finally:
+        os.close(descriptor)
+    return bytes(buffer) if read == end - start else None
 
 
 def _read_range(path: Path, start: int, end: int) -> bytes:

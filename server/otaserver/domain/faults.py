@@ -42,3 +42,7 @@ def enable(names: set[str]) -> None:
 
 def active(fault: Fault) -> bool:
     return fault in _active
+
+
+def any_active() -> bool:
+    return bool(_active)

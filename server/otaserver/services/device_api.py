@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from .lookups import LookupCache
 from .orchestration import Report
 from .ports import BlobStore, Clock, Repositories, Storage
 from .report_writer import ReportWriter
+from .sign_ins import BatchedLookups
 
 BAD_TOKEN = "Invalid device access token"
 log = logging.getLogger(__name__)
@@ -59,10 +60,29 @@ class DeviceApi:
         self._lookups = lookups or LookupCache()
         self._last_stamp: dict[UUID, int] = {}
         self._reports = ReportWriter(storage)
+        self._sign_ins: BatchedLookups[DeviceIdentity] = BatchedLookups(self._identify_many)
 
     async def authenticate(self, token: str) -> DeviceIdentity:
         async with self._storage.reading() as repos:
             return await self._identify(repos, token)
+
+    async def sign_in(self, token: str) -> DeviceIdentity:
+        """`authenticate` for a connecting device: looked up together with the tokens of the
+        devices connecting at the same moment (services/sign_ins.py)."""
+        if len(token) > MAX_TOKEN_LENGTH or not storable(token):
+            raise Unauthorized(BAD_TOKEN)
+        identity = await self._sign_ins.get(token)
+        if identity is None:
+            raise Unauthorized(BAD_TOKEN)
+        return identity
+
+    async def _identify_many(self, tokens: Sequence[str]) -> dict[str, DeviceIdentity]:
+        async with self._storage.reading() as repos:
+            found = await repos.devices.by_tokens(tokens)
+        return {
+            token: DeviceIdentity(device.id, device.tenant_id, device.name)
+            for token, (device, _) in found.items()
+        }
 
     async def _identify(self, repos: Repositories, token: str) -> DeviceIdentity:
         device, _ = await _by_token(repos, token)

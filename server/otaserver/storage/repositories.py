@@ -218,6 +218,28 @@ class DeviceRepository(_UsesPackages[Device]):
         profile = DeviceProfile(**{c.name: values["profile__" + c.name] for c in profiles.c})
         return device, profile
 
+    async def by_tokens(self, tokens: Sequence[str]) -> dict[str, tuple[Device, DeviceProfile]]:
+        """The devices of several access tokens and their profiles, in one query; a token
+        of no device is left out."""
+        devices, profiles, credentials = tables.devices, tables.device_profiles, tables.credentials
+        query = (
+            sa.select(
+                credentials.c.credentials_id.label("token__"),
+                devices,
+                *[c.label("profile__" + c.name) for c in profiles.c],
+            )
+            .join(credentials, credentials.c.device_id == devices.c.id)
+            .join(profiles, profiles.c.id == devices.c.device_profile_id)
+            .where(credentials.c.credentials_id.in_(list(tokens)))
+        )
+        found = {}
+        for row in await self._connection.execute(query):
+            values = row._mapping
+            device = Device(**{c.name: values[c.name] for c in devices.c})
+            profile = DeviceProfile(**{c.name: values["profile__" + c.name] for c in profiles.c})
+            found[values["token__"]] = (device, profile)
+        return found
+
     async def count_without_package(
         self, tenant_id: UUID, profile_id: UUID, package_type: OtaPackageType
     ) -> int:

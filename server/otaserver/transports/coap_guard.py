@@ -22,10 +22,12 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Awaitable
 from typing import Any
 
 import aiocoap
 import aiocoap.error
+from aiocoap.numbers.types import ACK
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 from ..throttled_log import ThrottledLog
@@ -52,19 +54,25 @@ class DatagramGuard:
     the reason it is refused and the reply it gets (None: no reply)."""
 
     def screen(self, data: bytes, truncated: bool = False) -> tuple[str, bytes | None] | None:
+        return self.screen_message(data, truncated)[0]
+
+    def screen_message(
+        self, data: bytes, truncated: bool = False
+    ) -> tuple[tuple[str, bytes | None] | None, aiocoap.Message | None]:
+        """`screen`'s answer, and the message it decoded when it lets the datagram through."""
         header = coap_wire.header_of(data)
         if header is None:
-            return "not a CoAP message", None
+            return ("not a CoAP message", None), None
         if truncated:
             cut = f"the datagram is longer than the {len(data)} bytes read of it"
             if header.is_request and header.confirmable:
                 too_large = coap_wire.REQUEST_ENTITY_TOO_LARGE
-                return cut, coap_wire.piggybacked(header, too_large, cut)
-            return cut, coap_wire.reset(header) if header.confirmable else None
+                return (cut, coap_wire.piggybacked(header, too_large, cut)), None
+            return (cut, coap_wire.reset(header) if header.confirmable else None), None
         why = coap_wire.format_error(data, header)
         if why is None:
             try:
-                aiocoap.Message.decode(data)
+                message = aiocoap.Message.decode(data)
             except aiocoap.error.UnparsableMessage as error:
                 why = str(error)
             except Exception as error:  # aiocoap's decoder raises more than it documents
@@ -74,22 +82,48 @@ class DatagramGuard:
                     else f"an option cannot be decoded ({type(error).__name__})"
                 )
                 if header.is_request and header.confirmable:
-                    return why, coap_wire.piggybacked(header, coap_wire.BAD_OPTION, why)
+                    bad_option = coap_wire.piggybacked(header, coap_wire.BAD_OPTION, why)
+                    return (why, bad_option), None
             else:
-                return None
-        return why, coap_wire.reset(header) if header.confirmable else None
+                return None, message
+        return (why, coap_wire.reset(header) if header.confirmable else None), None
 
 
-def guarded_transport(warnings: ThrottledLog) -> type[Any]:
-    """aiocoap's UDP transport with every received datagram screened first."""
+def _reply_ancdata(ancdata: list[Any]) -> list[Any]:
+    """A reply leaves from the address the datagram came to, as aiocoap's do."""
+    return [
+        (level, kind, value)
+        for level, kind, value in ancdata
+        if (level, kind) == (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO)
+    ]
+
+
+def guarded_transport(warnings: ThrottledLog, site: Any = None) -> type[Any]:
+    """aiocoap's UDP transport with every received datagram screened first.
+
+    With a `site` that has `fast_download` (transports.coap.DeviceSite), a block request of a
+    download is answered without aiocoap's message and token layers: a piggybacked response
+    made by the same code aiocoap would call. Any other request, and any that this path
+    cannot answer with success, goes on to aiocoap as before."""
     guard = DatagramGuard()
+    fast_download = getattr(site, "fast_download", None)
+    running: set[asyncio.Future[Any]] = getattr(site, "running", set())
 
     class GuardedUDP6(MessageInterfaceUDP6):  # type: ignore[misc]
         def datagram_msg_received(
             self, data: bytes, ancdata: list[Any], flags: int, address: Any
         ) -> None:
             # aiocoap reads at most 4096 bytes of a datagram, and would take the rest for all.
-            refusal = guard.screen(data, truncated=bool(flags & socket.MSG_TRUNC))
+            refusal, message = guard.screen_message(data, bool(flags & socket.MSG_TRUNC))
+            if message is not None and fast_download is not None:
+                answer = fast_download(message)
+                if answer is not None:
+                    task = asyncio.ensure_future(
+                        self._answer_fast(answer, message, data, ancdata, flags, address)
+                    )
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    return
             if refusal is not None:
                 why, reply = refusal
                 action = "answered" if reply else "dropped"
@@ -97,18 +131,33 @@ def guarded_transport(warnings: ThrottledLog) -> type[Any]:
                     MALFORMED, f"{MALFORMED}: {action} a datagram from {_sender(address)}: {why}"
                 )
                 if reply is not None:
-                    # The reply leaves from the address the datagram came to, as aiocoap's do.
-                    pktinfo = [
-                        (level, kind, value)
-                        for level, kind, value in ancdata
-                        if (level, kind) == (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO)
-                    ]
-                    self.transport.sendmsg(reply, pktinfo, 0, address)
+                    self.transport.sendmsg(reply, _reply_ancdata(ancdata), 0, address)
                 return
+            self._to_aiocoap(data, ancdata, flags, address)
+
+        def _to_aiocoap(self, data: bytes, ancdata: list[Any], flags: int, address: Any) -> None:
             # aiocoap logs what fails past decoding ("Exception raised through dispatch_message",
             # through LibraryLogFilter) and re-raises it for asyncio to log with a traceback.
             with contextlib.suppress(Exception):
                 super().datagram_msg_received(data, ancdata, flags, address)
+
+        async def _answer_fast(
+            self,
+            answer: Awaitable[aiocoap.Message | None],
+            request: aiocoap.Message,
+            data: bytes,
+            ancdata: list[Any],
+            flags: int,
+            address: Any,
+        ) -> None:
+            response = await answer
+            if response is None or self.transport is None:
+                if self.transport is not None:
+                    self._to_aiocoap(data, ancdata, flags, address)
+                return
+            response.mtype, response.mid, response.token = ACK, request.mid, request.token
+            with contextlib.suppress(OSError):
+                self.transport.sendmsg(response.encode(), _reply_ancdata(ancdata), 0, address)
 
     return GuardedUDP6
 
@@ -143,7 +192,7 @@ async def server_context(site: Any, sock: socket.socket, warnings: ThrottledLog)
     LIBRARY_LOGGER."""
     loop = asyncio.get_running_loop()
     context = aiocoap.Context(loop=loop, serversite=site, loggername=LIBRARY_LOGGER)
-    transport = guarded_transport(warnings)
+    transport = guarded_transport(warnings, site)
     await context._append_tokenmanaged_messagemanaged_transport(
         lambda manager: transport._create_transport_endpoint(
             sock, manager, context.log, loop, multicast=[]

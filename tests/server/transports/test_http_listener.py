@@ -27,7 +27,7 @@ HEADER_TIMEOUT = 3.0
 BODY_TIMEOUT = 2.0
 
 
-def serve(tmp_path: Path, **env: str) -> ServerProcess:
+def serve(tmp_path: Path, parser: str, **env: str) -> ServerProcess:
     return start_server(
         tmp_path / "data",
         env={
@@ -35,14 +35,21 @@ def serve(tmp_path: Path, **env: str) -> ServerProcess:
             "OTAKIT_QUEUE_PACK_INTERVAL_MS": "1000",
             "OTAKIT_HTTP_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
             "OTAKIT_HTTP_BODY_TIMEOUT": str(BODY_TIMEOUT),
+            "OTAKIT_HTTP_PARSER": parser,
             **env,
         },
     )
 
 
+# Every defence holds on both of uvicorn's HTTP parsers.
+@pytest.fixture(params=["h11", "httptools"])
+def parser(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = serve(tmp_path)
+def server(tmp_path: Path, parser: str) -> Iterator[ServerProcess]:
+    process = serve(tmp_path, parser)
     try:
         yield process
     finally:
@@ -168,8 +175,12 @@ def test_a_stalled_body_closes_its_connection(server: ServerProcess) -> None:
     )
 
 
-def test_past_the_connection_bound_a_clear_503_not_a_dead_listener(tmp_path: Path) -> None:
-    server = serve(tmp_path, OTAKIT_HTTP_MAX_CONNECTIONS="50", OTAKIT_HTTP_HEADER_TIMEOUT="60")
+def test_past_the_connection_bound_a_clear_503_not_a_dead_listener(
+    tmp_path: Path, parser: str
+) -> None:
+    server = serve(
+        tmp_path, parser, OTAKIT_HTTP_MAX_CONNECTIONS="50", OTAKIT_HTTP_HEADER_TIMEOUT="60"
+    )
     try:
         device = device_with_firmware(server, 8192)
         idle = [socket.create_connection(("127.0.0.1", server.ports[0])) for _ in range(50)]
@@ -201,3 +212,43 @@ def test_a_malformed_request_gets_the_json_error_shape(server: ServerProcess) ->
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert json.loads(body)["status"] == 400
+
+
+def test_headers_past_the_size_limit_end_the_connection_at_once(server: ServerProcess) -> None:
+    """Not at the header deadline: a client streaming header lines fast is cut off by size
+    (with the JSON 400, unless the close resets the connection under the client's feet)."""
+    with socket.create_connection(("127.0.0.1", server.ports[0])) as client:
+        client.settimeout(HEADER_TIMEOUT - 1)
+        started = time.monotonic()
+        answer = b""
+        try:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            for _ in range(200):
+                client.sendall(b"X-Filler: " + b"a" * 500 + b"\r\n")
+            while chunk := client.recv(4096):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - started < HEADER_TIMEOUT - 1
+    if answer:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400")
+        assert json.loads(body)["status"] == 400
+    assert httpx.get(server.url + "/openapi.json", timeout=10).status_code == 200
+    assert "Traceback" not in server.log()
+
+
+def test_a_request_body_and_keep_alive_and_head_work(server: ServerProcess) -> None:
+    device = device_with_firmware(server, 8192)
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for _ in range(3):  # one connection, kept alive
+            posted = client.post(f"/api/v1/{device.token}/telemetry", json={"t": "x" * 70_000})
+            assert posted.status_code == 200 and posted.content == b""
+        head = client.head(
+            f"/api/v1/{device.token}/firmware", params={"title": "fw", "version": "1.0"}
+        )
+        assert head.status_code in (200, 405) and head.content == b""
+        whole = client.get(
+            f"/api/v1/{device.token}/firmware", params={"title": "fw", "version": "1.0"}
+        )
+        assert whole.content == device.data

@@ -3,10 +3,12 @@ JSON), and that past each bound it gets a clean answer, never a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import statistics
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -330,3 +332,33 @@ def accepted(port: int, token: str) -> bool:
     with wire.RawDevice(port) as raw:
         raw.send(wire.connect(token))
         return raw.read() is not None
+
+
+def test_a_storm_of_connects_is_answered_in_full(
+    tenant: TenantContext, server: ServerProcess
+) -> None:
+    """A thousand devices connecting at once (a server restart) all get their CONNACK: the
+    token lookups queue and go in batches, and none holds a database connection for long."""
+    tokens = [f"storm-{uuid.uuid4().hex[:8]}-{n}" for n in range(100)]
+    for token in tokens:
+        tenant.api.create_device(token, tenant.default_profile_id, token=token)
+    tokens.append("storm-unknown-token")
+
+    async def connect(token: str) -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.mqtt_port)
+        try:
+            writer.write(wire.connect(token, client_id=f"{token}-{uuid.uuid4().hex}"))
+            ack = await asyncio.wait_for(reader.readexactly(4), 60)
+            assert ack[0] == 0x20, ack
+            return ack[3]
+        finally:
+            writer.close()
+
+    async def storm() -> list[int]:
+        return await asyncio.gather(*(connect(tokens[n % len(tokens)]) for n in range(1010)))
+
+    codes = asyncio.run(storm())
+    assert codes.count(5) == 10  # the unknown token: NOT_AUTHORIZED
+    assert codes.count(0) == 1000
+    log = server.log()
+    assert "QueuePool" not in log and not tracebacks(log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -75,6 +76,29 @@ class Closed(Exception):
 
 
 class Connection:
+    # Thousands of idle devices each hold one: slots, and nothing made before it is needed
+    # (no task nor queue for attribute pushes until one comes).
+    __slots__ = (
+        "_decoder",
+        "_device",
+        "_device_api",
+        "_downloads",
+        "_end",
+        "_limits",
+        "_metrics",
+        "_next_packet_id",
+        "_pusher",
+        "_pushes",
+        "_reader",
+        "_session",
+        "_sessions",
+        "_subscriptions",
+        "_version",
+        "_write_lock",
+        "_writer",
+        "client_id",
+    )
+
     def __init__(
         self,
         reader: asyncio.StreamReader,
@@ -94,7 +118,8 @@ class Connection:
         self._downloads = Bindings(limits.max_downloads)
         self._write_lock = asyncio.Lock()
         self._next_packet_id = 0
-        self._pushes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._pushes: collections.deque[dict[str, Any]] | None = None  # not yet sent
+        self._pusher: asyncio.Task[None] | None = None  # sending them, while there are any
         self._session: Subscription | None = None
         self.client_id = ""
         self._end = "closed by the device"  # why the session ended, for its closing log line
@@ -102,12 +127,10 @@ class Connection:
     # ---- life cycle -------------------------------------------------------------------------
 
     async def run(self, on_connected: Callable[[Connection], None] = lambda _: None) -> None:
-        sender: asyncio.Task[None] | None = None
         try:
             connect, packets = await self._read_connect()
             await self._accept(connect)
             on_connected(self)
-            sender = asyncio.create_task(self._send_pushes())
             keep_alive = connect.keep_alive * 1.5 if connect.keep_alive else None
             while True:
                 for packet in packets:
@@ -140,8 +163,8 @@ class Connection:
             self._end = "failed"
             log.exception("MQTT connection of %s failed", self._device)
         finally:
-            if sender is not None:
-                sender.cancel()
+            if self._pusher is not None:
+                self._pusher.cancel()
             if self._session is not None:
                 self._session.close()
                 log.info(
@@ -194,7 +217,7 @@ class Connection:
         try:
             if not connect.username:
                 raise Unauthorized("no access token")
-            self._device = await self._device_api.authenticate(connect.username)
+            self._device = await self._authenticate(connect.username)
         except Unauthorized:
             if faults.active(Fault.BAD_TOKEN_ACCEPTED):
                 await self._send(ConnAck(False, 0))
@@ -215,7 +238,7 @@ class Connection:
             properties = Properties(values)
         await self._send(ConnAck(False, 0, properties))
         self._session = self._sessions.subscribe(
-            self._device.device_id, self._pushes.put_nowait, Transport.MQTT
+            self._device.device_id, self._on_push, Transport.MQTT
         )
         # Neither the user name (the access token) nor the client id, which devices often
         # make from their token (otakit's own client does).
@@ -226,6 +249,12 @@ class Connection:
             extra=_MQTT,
         )
 
+    async def _authenticate(self, token: str) -> DeviceIdentity:
+        """The token's device. In a storm of connects the tokens wait for one query at a time
+        and are looked up together (DeviceApi.sign_in), rather than each holding a database
+        connection until the pool runs out and the rest fail."""
+        return await self._device_api.sign_in(token)
+
     # ---- sending ----------------------------------------------------------------------------
 
     def _packet_id(self) -> int:
@@ -235,8 +264,14 @@ class Connection:
     async def _send(self, packet: Packet, version: ProtocolVersion | None = None) -> None:
         data = encode(packet, version or self._version)
         async with self._write_lock:
-            self._writer.write(data)
+            self._write(data)
             await self._writer.drain()
+
+    def _write(self, data: bytes) -> None:
+        # asyncio's loop drops a write to a closed connection; uvloop's raises RuntimeError.
+        if self._writer.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        self._writer.write(data)
 
     async def _send_quietly(self, packet: Packet, version: ProtocolVersion | None = None) -> None:
         with contextlib.suppress(Exception):
@@ -251,14 +286,27 @@ class Connection:
         packet_id = self._packet_id() if qos else None
         await self._send(Publish(topic, payload, qos=qos, packet_id=packet_id))
 
+    def _on_push(self, update: dict[str, Any]) -> None:
+        """A shared-attribute update for the device: sent in order, by a task that lives
+        while there are updates to send."""
+        if self._pushes is None:
+            self._pushes = collections.deque()
+        self._pushes.append(update)
+        if self._pusher is None:
+            self._pusher = asyncio.ensure_future(self._send_pushes())
+
     async def _send_pushes(self) -> None:
         """Shared-attribute updates, to a device subscribed to them."""
-        while True:
-            update = await self._pushes.get()
-            granted = self._subscriptions.qos_for(topics.ATTRIBUTES)
-            if granted is not None:
-                with contextlib.suppress(Exception):
-                    await self._publish(topics.ATTRIBUTES, _json(update), granted)
+        pushes = self._pushes
+        try:
+            while pushes:
+                update = pushes.popleft()
+                granted = self._subscriptions.qos_for(topics.ATTRIBUTES)
+                if granted is not None:
+                    with contextlib.suppress(Exception):
+                        await self._publish(topics.ATTRIBUTES, _json(update), granted)
+        finally:
+            self._pusher = None
 
     # ---- receiving --------------------------------------------------------------------------
 
@@ -393,9 +441,9 @@ class Connection:
             topic, qos, self._packet_id() if qos else None, end - start, self._version
         )
         async with self._write_lock:
-            self._writer.write(header)
+            self._write(header)
             async for piece in self._device_api.read(binding.data, start, end):
-                self._writer.write(piece)
+                self._write(piece)
                 await self._writer.drain()
 
 

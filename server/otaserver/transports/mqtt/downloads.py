@@ -40,6 +40,8 @@ class Bindings:
     two packages at a time, so only one that invents request ids ever loses a binding.
     """
 
+    __slots__ = ("_bindings", "_limit")
+
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._bindings: OrderedDict[tuple[str, str], Binding] = OrderedDict()

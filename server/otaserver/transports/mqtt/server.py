@@ -55,7 +55,12 @@ class MqttServer:
         assert task is not None
         self._tasks.add(task)
         connection = Connection(
-            reader, writer, self._device_api, self._sessions, self._limits, self._metrics
+            reader,
+            writer,
+            self._device_api,
+            self._sessions,
+            self._limits,
+            self._metrics,
         )
         self._connections.add(connection)
         try:

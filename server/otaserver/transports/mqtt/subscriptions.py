@@ -12,6 +12,8 @@ from . import topics
 
 
 class Subscriptions:
+    __slots__ = ("_exact", "_limit", "_wildcards")
+
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._exact: dict[str, int] = {}
