@@ -68,6 +68,10 @@ def read_tokens_csv(path: Path) -> list[tuple[str, str]]:
     return found
 
 
+# Later than any telemetry: the upper bound of a whole history.
+END_OF_TIME_MS = 4_000_000_000_000
+
+
 async def bounded(
     items: Iterable[T], work: Callable[[T], Awaitable[R]], concurrency: int
 ) -> list[R]:
@@ -251,23 +255,25 @@ class Admin:
 
     async def server_states(
         self, device_ids: list[str], kind: str = wire.FIRMWARE, concurrency: int = CONCURRENCY
-    ) -> dict[str, str | None]:
-        """The latest state each device reported (`fw_state`, or `sw_state` for kind "sw"), as
-        the server recorded it; None for a device that reported none."""
+    ) -> dict[str, tuple[str | None, list[int]]]:
+        """Per device, the latest state it reported (`fw_state`, or `sw_state` for kind "sw") as
+        the server recorded it (None: none), and the times (ms) the server wrote INITIATED: when
+        it notified the device, which is what its pace is about."""
         key = str(wire.state_key(kind))
 
-        async def latest(device_id: str) -> str | None:
+        async def history(device_id: str) -> tuple[str | None, list[int]]:
             series = await self.call(
                 "GET",
                 f"/api/plugins/telemetry/DEVICE/{device_id}/values/timeseries",
-                params={"keys": key},
+                params={"keys": key, "startTs": 0, "endTs": END_OF_TIME_MS, "limit": 1000},
             )
-            points = series.get(key) or [{}]
-            value = points[0].get("value")
-            return None if value is None else str(value)
+            points = series.get(key) or []  # newest first
+            latest = points[0].get("value") if points else None
+            notified = sorted(int(p["ts"]) for p in points if p.get("value") == "INITIATED")
+            return (None if latest is None else str(latest)), notified
 
-        states = await bounded(device_ids, latest, concurrency)
-        return dict(zip(device_ids, states, strict=True))
+        found = await bounded(device_ids, history, concurrency)
+        return dict(zip(device_ids, found, strict=True))
 
     async def delete_devices(self, device_ids: list[str], concurrency: int = CONCURRENCY) -> None:
         """Deletes the devices; one already gone (404) counts as deleted."""

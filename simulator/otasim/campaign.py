@@ -178,8 +178,10 @@ class Fleet:
         ids = [device_id for device_id, _ in self.tokens]
         states = await rest.server_states(ids)
         for device, device_id in zip(self.devices, ids, strict=True):
-            state = states.get(device_id) or "NONE"
-            self.env.trace.emit(self.env.now(), device.plan.name, "server", state=state)
+            state, notified = states.get(device_id, (None, []))
+            self.env.trace.emit(
+                self.env.now(), device.plan.name, "server", state=state or "NONE", notified=notified
+            )
 
 
 def run_event(config: Config, devices: int) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .pace import DEFAULT_TOLERANCE_MS, check_pace, per_interval
+from .pace import DEFAULT_TOLERANCE_MS, check_pace, max_in_window, per_interval
 from .stats import SAMPLE_LIMIT, downsample, merge_samples, percentiles
 
 Summary = dict[str, Any]
@@ -48,6 +48,7 @@ class _Device:
     updated_at: float | None = None
     final: Mapping[str, Any] | None = None
     server: str | None = None
+    stamped: list[float] = field(default_factory=list)  # the server's INITIATED times (s)
 
 
 def summarize(
@@ -97,11 +98,14 @@ def summarize(
             device.final = e
         elif kind == "server":
             device.server = str(e.get("state"))
+            device.stamped = [int(ms) / 1000 for ms in e.get("notified", [])]
 
     pack_size = int(run.get("pack_size", 0))
     interval_ms = float(run.get("pack_interval_ms", 0))
     push_times = sorted(t for d in devices.values() for t in d.pushes)
     first_pushes = sorted(min(d.pushes) for d in devices.values() if d.pushes)
+    server_times = sorted(t for d in devices.values() for t in d.stamped)
+    first_server_times = sorted(min(d.stamped) for d in devices.values() if d.stamped)
     notify_ms: list[float] = []
     to_updated: list[float] = []
     if assigned is not None:
@@ -135,7 +139,13 @@ def summarize(
         "image_size": run.get("image_size"),
         "final_states": dict(final_states),
         "mismatches": mismatches,
-        "pace": check_pace(push_times, pack_size, interval_ms, tolerance_ms, first_pushes),
+        "pace": _pace(
+            (push_times, first_pushes),
+            (server_times, first_server_times),
+            pack_size,
+            interval_ms,
+            tolerance_ms,
+        ),
         "notified_twice": sorted(
             n for n, d in devices.items() if len(d.pushes) > 1 and not d.renotify
         ),
@@ -148,6 +158,8 @@ def summarize(
             "notifications": per_interval(push_times, interval_ms),
             "push_times": push_times,
             "first_push_times": first_pushes,
+            "server_times": server_times,
+            "first_server_times": first_server_times,
             **{key: downsample(values, sample_limit) for key, values in raw.items()},
         },
     }
@@ -179,6 +191,10 @@ def merge(
     tolerance_ms = interval_ms - float(first["pace"]["window_ms"])
     push_times = list(heapq.merge(*(s["series"]["push_times"] for s in summaries)))
     first_pushes = list(heapq.merge(*(s["series"]["first_push_times"] for s in summaries)))
+    server_times = list(heapq.merge(*(s["series"].get("server_times", []) for s in summaries)))
+    first_server_times = list(
+        heapq.merge(*(s["series"].get("first_server_times", []) for s in summaries))
+    )
 
     final_states: Counter[str] = Counter()
     faults: dict[str, Counter[str]] = {}
@@ -206,7 +222,13 @@ def merge(
         "mismatches": sorted(
             (m for s in summaries for m in s["mismatches"]), key=lambda m: str(m["device"])
         ),
-        "pace": check_pace(push_times, pack_size, interval_ms, tolerance_ms, first_pushes),
+        "pace": _pace(
+            (push_times, first_pushes),
+            (server_times, first_server_times),
+            pack_size,
+            interval_ms,
+            tolerance_ms,
+        ),
         "notified_twice": sorted(d for s in summaries for d in s["notified_twice"]),
         "never_notified": sorted(d for s in summaries for d in s["never_notified"]),
         "latency": latency,
@@ -217,11 +239,30 @@ def merge(
             "notifications": per_interval(push_times, interval_ms),
             "push_times": push_times,
             "first_push_times": first_pushes,
+            "server_times": server_times,
+            "first_server_times": first_server_times,
             **kept,
         },
     }
     merged["ok"] = summary_exit_ok(merged)
     return merged
+
+
+def _pace(
+    received: tuple[list[float], list[float]],
+    stamped: tuple[list[float], list[float]],
+    pack_size: int,
+    interval_ms: float,
+    tolerance_ms: float,
+) -> dict[str, Any]:
+    """The pace, judged on the server's notification times when it recorded them (its INITIATED
+    telemetry): a push delayed on its way (a lost CoAP datagram resent, a slow link) lands in the
+    next pack's window at the device without the server having gone too fast. The most pushes the
+    devices received in one window is kept beside it."""
+    source, (times, firsts) = ("server", stamped) if stamped[0] else ("devices", received)
+    pace = check_pace(times, pack_size, interval_ms, tolerance_ms, firsts)
+    window = float(pace["window_ms"]) / 1000
+    return {**pace, "source": source, "max_received_in_window": max_in_window(received[0], window)}
 
 
 def summary_exit_ok(summary: Mapping[str, Any]) -> bool:

@@ -166,22 +166,25 @@ def test_waiting_for_an_assignment_that_never_comes_times_out(local: LocalServer
         run(scenario())
 
 
-def test_server_states_show_what_devices_reported(local: LocalServer) -> None:
-    async def scenario() -> dict[str, str | None]:
+def test_server_states_show_what_devices_reported_and_when_they_were_notified(
+    local: LocalServer,
+) -> None:
+    async def scenario() -> dict[str, tuple[str | None, list[int]]]:
         async with await admin_of(local) as admin:
             profile = await admin.create_profile(unique("profile"))
             (reporter, token), (silent, _) = await admin.create_devices(
                 profile, [unique("dev"), unique("dev")]
             )
             async with httpx.AsyncClient(base_url=local.url, timeout=30) as http:
-                posted = await http.post(
-                    f"/api/v1/{token}/telemetry", json={"fw_state": "DOWNLOADING"}
-                )
-                assert posted.status_code == 200
+                for ts, state in ((1000, "INITIATED"), (2000, "DOWNLOADING")):
+                    posted = await http.post(
+                        f"/api/v1/{token}/telemetry", json={"ts": ts, "values": {"fw_state": state}}
+                    )
+                    assert posted.status_code == 200
             states = await admin.server_states([reporter, silent])
             return {"reporter": states[reporter], "silent": states[silent]}
 
-    assert run(scenario()) == {"reporter": "DOWNLOADING", "silent": None}
+    assert run(scenario()) == {"reporter": ("DOWNLOADING", [1000]), "silent": (None, [])}
 
 
 def test_a_wrong_password_is_an_admin_error_with_status_401(local: LocalServer) -> None:

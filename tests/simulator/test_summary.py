@@ -95,6 +95,8 @@ def test_the_summary_of_a_small_fleet_has_the_known_figures() -> None:
         "violations": 0,
         "allowed_rate_fraction": pytest.approx(1.0 / 1.5),
         "notifications": 6,
+        "source": "devices",  # the trace holds no server times: the arrivals are judged
+        "max_received_in_window": 2,
     }
     assert s["notified_twice"] == ["d3"]  # d4 is pushed twice too, but its plan allows it
     assert s["never_notified"] == ["d5"]
@@ -121,8 +123,8 @@ def test_the_summary_of_a_small_fleet_has_the_known_figures() -> None:
 def test_the_series_hold_states_over_time_pushes_per_interval_and_raw_figures() -> None:
     series = summarize(small_trace(), state_samples=16)["series"]
     assert set(series) == {
-        "states", "notifications", "push_times", "first_push_times", "notify_ms",
-        "time_to_updated_s", "chunk_rtt_ms",
+        "states", "notifications", "push_times", "first_push_times", "server_times",
+        "first_server_times", "notify_ms", "time_to_updated_s", "chunk_rtt_ms",
     }  # fmt: skip
     states = series["states"]
     assert len(states) == 16
@@ -151,6 +153,32 @@ def test_a_clean_run_is_ok_and_each_kind_of_failure_is_not() -> None:
         {"final_states": {**clean["final_states"], "NONE": 1}},
     ):
         assert not summary_exit_ok({**clean, **broken}), broken
+
+
+def test_the_servers_notification_times_judge_its_pace_when_it_recorded_them() -> None:
+    events = fleet_trace(200, mismatch_every=0)
+    # Pushes of the second hundred arrive a pack interval early (delayed ones of the first
+    # hundred would look the same at the devices)...
+    late = [
+        {**e, "t": e["t"] - 4.0} if e["event"] == "notified" and e["device"] >= "sim-00100" else e
+        for e in events
+    ]
+    # ...while the server notified 50 every 2 s, as its INITIATED telemetry says.
+    names = sorted({str(e["device"]) for e in events if e["device"]})
+    stamps = [
+        ev(99.0, name, "server", state="UPDATED", notified=[1_000_000 + 2000 * (i // 50)])
+        for i, name in enumerate(names)
+    ]
+    pace = summarize(late + stamps)["pace"]
+    assert pace["source"] == "server" and pace["notifications"] == 200
+    assert pace["max_in_window"] == 50 and pace["violations"] == 0
+    assert pace["max_received_in_window"] > 50
+    # A server that did notify too fast is caught on its own times as well.
+    fast = [
+        ev(99.0, name, "server", state="UPDATED", notified=[1_000_000 + 2000 * (i // 100)])
+        for i, name in enumerate(names)
+    ]
+    assert summarize(events + fast)["pace"]["violations"] >= 1
 
 
 def test_a_server_that_pushes_too_fast_fails_the_pace_check() -> None:
