@@ -172,7 +172,10 @@ class QueueWorker:
             return []
         await repos.device_data.save_telemetry_of(
             [
-                (n.entry.device_id, [TelemetryPoint(state_key(n.package.type), now, "INITIATED")])
+                (
+                    n.entry.device_id,
+                    [TelemetryPoint(state_key(n.package.type), now, UpdateStatus.INITIATED.value)],
+                )
                 for n in notified
             ]
         )
