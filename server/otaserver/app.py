@@ -54,6 +54,7 @@ from .transports.coap import CoapServer
 from .transports.http_chunks import ChunkFastPath
 from .transports.mqtt.connection import Limits
 from .transports.mqtt.server import MqttServer
+from .web.pages import console_routes
 
 log = logging.getLogger("otakit")
 PASSWORD_FILE = "admin-password.txt"
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             *routes(http_device_api.OPERATIONS, input_limits(settings)),
             *metrics_routes(settings.metrics),
+            *console_routes(),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         # The guard first, then a device's chunk download, answered before the routing.

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from ..domain.errors import Unauthorized
+from ..domain.errors import Forbidden, Unauthorized
 from ..services.access import Principal
 from ..services.container import Services
 from .schema_parts import JsonDict
@@ -53,12 +53,32 @@ def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
+# The web console's login (api/web_session.py): the access token in an HttpOnly cookie, and
+# beside it a value the page echoes in a header on every change it asks for.
+SESSION_COOKIE = "otakit_session"
+CSRF_COOKIE = "otakit_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def principal(request: Request) -> Principal:
-    """The user of a request, from `X-Authorization: Bearer <jwt>` (or `Authorization`)."""
+    """The user of a request, from `X-Authorization: Bearer <jwt>` (or `Authorization`), else
+    from the console's session cookie; a change asked with the cookie must also carry the
+    login's CSRF value, which another site's page can neither read nor make up."""
     header = request.headers.get("x-authorization") or request.headers.get("authorization")
-    if not header or not header.lower().startswith("bearer "):
+    auth = services(request).auth
+    if header:
+        if not header.lower().startswith("bearer "):
+            raise Unauthorized("Authentication failed")
+        return await auth.authenticate(header[7:].strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         raise Unauthorized("Authentication failed")
-    return await services(request).auth.authenticate(header[7:].strip())
+    found = await auth.authenticate(cookie)
+    offered = request.headers.get(CSRF_HEADER, "")
+    if request.method not in SAFE_METHODS and not auth.csrf_matches(found.session_id, offered):
+        raise Forbidden("Missing or wrong CSRF token")
+    return found
 
 
 def client_address(request: Request) -> str:

@@ -1,0 +1,1 @@
+"""The web console: its pages, served by `otakit serve` from what `pip install` puts on disk."""
