@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         "--faults",
         default="default",
         help="shares per fault model, e.g. bad_checksum=1%%,disconnect=5%%; 'default': "
-        f"{DEFAULT_MIX}; 'none': a healthy fleet. Models: {', '.join(MODELS)}",
+        f"{DEFAULT_MIX.replace('%', '%%')}; 'none': a healthy fleet. Models: {', '.join(MODELS)}",
     )
     fleet.add_argument("--transports", default=DEFAULT_TRANSPORTS, help="weights per transport")
     fleet.add_argument("--chunk-sizes", default=DEFAULT_CHUNK_SIZES, help="weights per size")
