@@ -239,3 +239,53 @@ def test_a_fleet_an_operator_made_runs_from_a_csv_of_tokens(tmp_path: Path) -> N
     assert summary["devices"] == 12 and summary["final_states"]["UPDATED"] == 12
     plans = [e for e in read_trace(tmp_path / "trace.jsonl") if e["event"] == "plan"]
     assert sorted(e["device"] for e in plans) == sorted(names)
+
+
+def test_a_fleet_waits_for_the_package_an_operator_assigns(tmp_path: Path) -> None:
+    """`--assign wait`: the simulator assigns nothing; the fleet updates once an operator assigns
+    a package of their own to the profile."""
+    with local.start(
+        {"OTAKIT_QUEUE_PACK_SIZE": "10", "OTAKIT_QUEUE_PACK_INTERVAL_MS": "500"}, "wait"
+    ) as server:
+        user, password = server.tenant_admin
+        names = [f"field-unit-{i}" for i in range(8)]
+        image = os.urandom(20_000)
+
+        async def make() -> list[tuple[str, str]]:
+            async with await admin.login(server.url, user, password) as rest:
+                profile = await rest.create_profile("awaiting")
+                return await rest.create_devices(profile, names)
+
+        made = asyncio.run(make())
+        csv = tmp_path / "tokens.csv"
+        csv.write_text("name,token\n" + "".join(f"{n},{t}\n" for n, (_, t) in zip(names, made)))
+        simulation = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "otaserver.cli", "simulate", "--url", server.url),
+                *("--mqtt", server.mqtt, "--coap", server.coap, "--username", user),
+                *("--password", password, "--tokens", str(csv), "--profile", "awaiting"),
+                *("--assign", "wait", "--faults", "none", "--report", str(tmp_path)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+
+            async def operator() -> None:
+                async with await admin.login(server.url, user, password) as rest:
+                    # The devices are waiting: nothing is assigned yet, nothing updated.
+                    await asyncio.sleep(3)
+                    assert simulation.poll() is None
+                    profile = await rest.find_profile("awaiting")
+                    package = await rest.upload_package(profile, "ops", "9.9", image, "SHA512")
+                    await rest.assign_to_profile(profile, package)
+
+            asyncio.run(operator())
+            stdout, stderr = simulation.communicate(timeout=RUN_TIMEOUT)
+        finally:
+            simulation.kill()
+    assert simulation.returncode == 0, stdout + stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["devices"] == 8 and summary["final_states"]["UPDATED"] == 8
+    assert summary["bytes"]["fetched"] >= 8 * len(image)
