@@ -206,6 +206,14 @@ def test_workers_and_shards_make_one_fleet_and_one_report(tmp_path: Path) -> Non
     assert (tmp_path / "merged" / "report.html").exists()
 
 
+def tokens_csv(directory: Path, names: list[str], made: list[tuple[str, str]]) -> Path:
+    """The CSV of (name, token) an operator gives `--tokens`."""
+    csv = directory / "tokens.csv"
+    rows = "".join(f"{n},{t}\n" for n, (_, t) in zip(names, made, strict=True))
+    csv.write_text("name,token\n" + rows)
+    return csv
+
+
 def test_a_fleet_an_operator_made_runs_from_a_csv_of_tokens(tmp_path: Path) -> None:
     with local.start(
         {"OTAKIT_QUEUE_PACK_SIZE": "10", "OTAKIT_QUEUE_PACK_INTERVAL_MS": "1000"}, "csv"
@@ -219,9 +227,7 @@ def test_a_fleet_an_operator_made_runs_from_a_csv_of_tokens(tmp_path: Path) -> N
                 return await rest.create_devices(profile, names)
 
         made = asyncio.run(make())
-        csv = tmp_path / "tokens.csv"
-        rows = "".join(f"{n},{t}\n" for n, (_, t) in zip(names, made, strict=True))
-        csv.write_text("name,token\n" + rows)
+        csv = tokens_csv(tmp_path, names, made)
         result = subprocess.run(
             [
                 *(sys.executable, "-m", "otaserver.cli", "simulate", "--url", server.url),
@@ -257,8 +263,7 @@ def test_a_fleet_waits_for_the_package_an_operator_assigns(tmp_path: Path) -> No
                 return await rest.create_devices(profile, names)
 
         made = asyncio.run(make())
-        csv = tmp_path / "tokens.csv"
-        csv.write_text("name,token\n" + "".join(f"{n},{t}\n" for n, (_, t) in zip(names, made)))
+        csv = tokens_csv(tmp_path, names, made)
         simulation = subprocess.Popen(
             [
                 *(sys.executable, "-m", "otaserver.cli", "simulate", "--url", server.url),
