@@ -25,11 +25,12 @@ WATCH_PROGRESS = """() => {
 
 
 def rows(console: Console) -> list[str]:
-    return [
-        text.strip()
-        for text in console.page.locator("main table tbody tr").all_inner_texts()
-        if text.strip()
-    ]
+    """The main table's rows, each as its cells' texts joined by " | "."""
+    return list(
+        console.page.locator("main table tbody tr").evaluate_all(
+            "rows => rows.map(row => [...row.cells].map(c => c.textContent.trim()).join(' | '))"
+        )
+    )
 
 
 def throttle_uploads(page: Any, bytes_per_second: int) -> Any:

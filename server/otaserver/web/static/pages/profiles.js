@@ -106,9 +106,9 @@ export async function render(main) {
         }
         await api("/api/deviceProfile", { method: "POST", body: fresh });
         clear(editor);
+        await load();
         const message = `Packages of ${profile.name} saved.`;
         clear(notice, h("p", { class: "notice", role: "status" }, message));
-        await load();
       } catch (error) {
         save.disabled = false;
         clear(problem, errorBox(error));
