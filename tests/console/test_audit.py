@@ -23,7 +23,7 @@ def wait_for_rows(console: Console, predicate_text: str) -> None:
 
 
 def test_the_audit_log_shows_the_actions_and_filters_them(
-    console: Console, tenant: TenantContext
+    console: Console, phone: Console, tenant: TenantContext
 ) -> None:
     firmware = tenant.api.create_package(tenant.default_profile_id, "audited-fw", "1.0")
     tenant.api.upload(firmware["id"]["id"], b"audited data")
@@ -116,3 +116,16 @@ def test_the_audit_log_shows_the_actions_and_filters_them(
     page.get_by_label("From", exact=True).fill("")
     page.get_by_label("Until", exact=True).fill(tomorrow)
     wait_for_rows(console, "audited-url")
+
+    phone.login(tenant.admin_email, PASSWORD)
+    phone.open("audit")
+    phone.page.locator("main table tbody tr").filter(has_text="audited-url").first.wait_for()
+    assert phone.fits_the_width()
+    phone.shot("audit-phone")
+    assert phone.accessibility_problems() == []
+    phone.open("profiles")
+    phone.page.get_by_role("button", name="Change packages of default").click()
+    phone.page.get_by_label("Firmware", exact=True).wait_for()
+    assert phone.fits_the_width()
+    phone.shot("profiles-phone")
+    assert phone.accessibility_problems() == []

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import TenantContext
+from tests.conftest import TEST_MAX_PACKAGE_SIZE, TenantContext
 from tests.support.api import entity_id
 
 from .conftest import Console
@@ -262,3 +262,51 @@ def test_a_url_package_is_added_to_the_software_list(
     # It is no firmware.
     console.open("packages/FIRMWARE")
     page.get_by_text("No packages yet").wait_for()
+
+
+def test_the_list_sorts_by_a_clicked_header_and_pages_only_its_type(
+    console: Console, tenant: TenantContext
+) -> None:
+    for n in range(22):
+        tenant.api.create_package(tenant.default_profile_id, f"pkg-{n:02d}", f"1.{n}")
+    tenant.api.create_package(tenant.default_profile_id, "pkg-software", "1.0", "SOFTWARE")
+    page = console.page
+    console.login(tenant.admin_email, PASSWORD)
+    console.open("packages/FIRMWARE")
+    pager = page.locator("nav.pager span")
+    # 22 firmware packages in pages of 20; the software package is not one of them.
+    pager.filter(has_text="Page 1 of 2 · 22 in all").wait_for()
+    assert len(rows(console)) == 20
+    # Newest first, then by title each way.
+    assert rows(console)[0].split(" | ")[1] == "pkg-21"
+    page.get_by_role("button", name="Title").click()
+    page.locator("th[aria-sort=ascending]").filter(has_text="Title").wait_for()
+    page.get_by_role("cell", name="pkg-00", exact=True).wait_for()
+    assert [r.split(" | ")[1] for r in rows(console)] == [f"pkg-{n:02d}" for n in range(20)]
+    page.get_by_role("button", name="Next").click()
+    pager.filter(has_text="Page 2 of 2").wait_for()
+    assert [r.split(" | ")[1] for r in rows(console)] == ["pkg-20", "pkg-21"]
+    page.get_by_role("button", name="Title").click()
+    page.locator("th[aria-sort=descending]").filter(has_text="Title").wait_for()
+    pager.filter(has_text="Page 2 of 2").wait_for()
+    assert [r.split(" | ")[1] for r in rows(console)] == ["pkg-01", "pkg-00"]
+    assert "pkg-software" not in " ".join(rows(console))
+
+
+def test_a_file_the_server_refuses_leaves_no_package_behind(
+    console: Console, tenant: TenantContext, tmp_path: Path
+) -> None:
+    image = tmp_path / "too-big.bin"
+    image.write_bytes(b"\0" * (TEST_MAX_PACKAGE_SIZE + 1))
+    page = console.page
+    console.login(tenant.admin_email, PASSWORD)
+    console.open("packages/FIRMWARE")
+    page.get_by_role("button", name="Add package").click()
+    page.get_by_label("Title", exact=True).fill("too-big")
+    page.get_by_label("Version", exact=True).fill("1.0")
+    page.get_by_label("File", exact=True).set_input_files(str(image))
+    page.get_by_role("button", name="Save package").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "larger than the limit" in alert.inner_text()
+    assert tenant.api.get("/api/otaPackages", params={"pageSize": 10, "page": 0})["data"] == []

@@ -37,7 +37,9 @@ async function packagesOfType(type, { search, sort }) {
 export async function render(main, { params, navigate }) {
   const type = params[0] === "SOFTWARE" ? "SOFTWARE" : "FIRMWARE";
   const state = { search: "", sort: { property: "createdTime", order: "DESC" }, page: 0 };
-  const profiles = await profileNames();
+  const [profiles, defaultProfile] = await Promise.all([
+    profileNames(), api("/api/deviceProfileInfo/default").catch(() => null),
+  ]);
   const list = h("section", { "aria-label": `${LABELS[type]} packages` });
   const formArea = h("div", {});
   const notice = h("div", {});
@@ -93,7 +95,7 @@ export async function render(main, { params, navigate }) {
     }
     addButton.setAttribute("aria-expanded", "true");
     clear(notice);
-    clear(formArea, packageForm(type, profiles, {
+    clear(formArea, packageForm(type, profiles, defaultProfile && defaultProfile.id.id, {
       onCancel: () => { clear(formArea); addButton.setAttribute("aria-expanded", "false"); addButton.focus(); },
       onSaved: (saved) => {
         clear(formArea);
@@ -126,10 +128,10 @@ function shortChecksum(checksum) {
 }
 
 // The "Add package" form: every field of the user guide.
-function packageForm(type, profiles, { onCancel, onSaved }) {
+function packageForm(type, profiles, defaultProfileId, { onCancel, onSaved }) {
   const title = h("input", { name: "title", required: true, autocomplete: "off" });
   const version = h("input", { name: "version", required: true, autocomplete: "off" });
-  const profile = select([...profiles].map(([id, name]) => [id, name]), null, { name: "deviceProfile", required: true });
+  const profile = select([...profiles], defaultProfileId, { name: "deviceProfile", required: true });
   const kind = select([["FIRMWARE", "Firmware"], ["SOFTWARE", "Software"]], type, { name: "type" });
   const useUrl = h("input", { type: "checkbox", name: "usesUrl" });
   const file = h("input", { type: "file", name: "file" });
