@@ -26,7 +26,9 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser(server: ServerProcess) -> Iterator[Any]:
+    # After the server (one browser per backend): Playwright's sync API keeps an event loop
+    # running in this thread, and the PostgreSQL fixture's asyncio.run() cannot start inside it.
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
