@@ -50,8 +50,11 @@ export async function render(main, { user }) {
   const until = h("input", { type: "datetime-local", name: "endTime", step: 1 });
   const search = h("input", { type: "search", name: "entityName" });
   let alive = true;
+  // Only the latest load draws: an older answer arriving late must not replace a newer one.
+  let loads = 0;
 
   async function load() {
+    const ticket = ++loads;
     const path = who.value ? `/api/audit/logs/user/${who.value}` : "/api/audit/logs";
     let result;
     try {
@@ -63,10 +66,10 @@ export async function render(main, { user }) {
         },
       });
     } catch (error) {
-      clear(list, errorBox(error));
+      if (alive && ticket === loads) clear(list, errorBox(error));
       return;
     }
-    if (!alive) return;
+    if (!alive || ticket !== loads) return;
     clear(list,
       dataTable({
         caption: "Audit log entries, newest first unless sorted otherwise",

@@ -21,8 +21,11 @@ export async function render(main, { user }) {
   const editor = h("div", {});
   const notice = h("div", {});
   let alive = true;
+  // Only the latest load draws: an older answer arriving late must not replace a newer one.
+  let loads = 0;
 
   async function load() {
+    const ticket = ++loads;
     let result;
     try {
       result = await api(listPath, {
@@ -32,7 +35,7 @@ export async function render(main, { user }) {
         },
       });
     } catch (error) {
-      clear(list, errorBox(error));
+      if (alive && ticket === loads) clear(list, errorBox(error));
       return;
     }
     const names = new Map();
@@ -42,7 +45,7 @@ export async function render(main, { user }) {
         if (id) names.set(id, packageName(await packageInfo(id)));
       }
     }
-    if (!alive) return;
+    if (!alive || ticket !== loads) return;
     const own = (device, key) => names.get(assignedId(device, key)) || h("span", { class: "hint" }, "from its profile");
     clear(list,
       dataTable({

@@ -44,16 +44,19 @@ export async function render(main, { params, navigate }) {
   const formArea = h("div", {});
   const notice = h("div", {});
   let alive = true;
+  // Only the latest load draws: an older answer arriving late must not replace a newer one.
+  let loads = 0;
 
   async function load() {
+    const ticket = ++loads;
     let packages;
     try {
       packages = await packagesOfType(type, state);
     } catch (error) {
-      clear(list, errorBox(error));
+      if (alive && ticket === loads) clear(list, errorBox(error));
       return;
     }
-    if (!alive) return;
+    if (!alive || ticket !== loads) return;
     const totalPages = Math.ceil(packages.length / PAGE_SIZE);
     state.page = Math.min(state.page, Math.max(totalPages - 1, 0));
     const rows = packages.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE);

@@ -40,8 +40,11 @@ export async function render(main) {
   const list = h("section", { "aria-label": "Device profiles" });
   const editor = h("div", {});
   const notice = h("div", {});
+  // Only the latest load draws: an older answer arriving late must not replace a newer one.
+  let loads = 0;
 
   async function load() {
+    const ticket = ++loads;
     const result = await api("/api/deviceProfiles", {
       query: { pageSize: PAGE_SIZE, page: state.page, sortProperty: state.sort.property, sortOrder: state.sort.order },
     });
@@ -52,6 +55,7 @@ export async function render(main) {
         if (id) names.set(id, packageName(await packageInfo(id)));
       }
     }
+    if (ticket !== loads) return;
     clear(list,
       dataTable({
         caption: "Device profiles and the packages assigned to them",

@@ -12,8 +12,11 @@ export async function render(main) {
   const list = h("section", { "aria-label": "Tenants" });
   const notice = h("div", {});
   let alive = true;
+  // Only the latest load draws: an older answer arriving late must not replace a newer one.
+  let loads = 0;
 
   async function load() {
+    const ticket = ++loads;
     let result;
     try {
       result = await api("/api/tenants", { query: {
@@ -21,10 +24,10 @@ export async function render(main) {
         sortProperty: state.sort.property, sortOrder: state.sort.order,
       } });
     } catch (error) {
-      clear(list, errorBox(error));
+      if (alive && ticket === loads) clear(list, errorBox(error));
       return;
     }
-    if (!alive) return;
+    if (!alive || ticket !== loads) return;
     clear(list,
       dataTable({
         caption: "Tenants",
