@@ -120,7 +120,7 @@ export async function render(main) {
     } },
     h("h2", { id: "profile-edit-title" }, `Packages of ${profile.name}`),
     h("p", { class: "hint" }, "Only packages of this profile with data or a URL can be chosen. "
-      + "Devices with a package of their own keep it."),
+      + "Devices with a package of their own keep it; those already on the chosen one are not notified again."),
     h("div", { class: "row" }, rows),
     problem,
     h("div", { class: "actions" }, save,
