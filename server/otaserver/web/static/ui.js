@@ -134,3 +134,40 @@ export function openDialog(title, ...content) {
   dialog.showModal();
   return dialog;
 }
+
+// Every item of a paged list: fetchPage(page) returns a ThingsBoard page {data, hasNext}.
+export async function allPages(fetchPage, limit = 100) {
+  const items = [];
+  for (let page = 0; page < limit; page += 1) {
+    const result = await fetchPage(page);
+    items.push(...result.data);
+    if (!result.hasNext) break;
+  }
+  return items;
+}
+
+// "title version", the way a package is named in lists and selects.
+export function packageName(info) {
+  return info ? `${info.title} ${info.version}` : "";
+}
+
+// The next order when a sortable header is clicked: the same column flips, another starts ascending.
+export function nextSort(sort, property) {
+  if (sort.property === property) return { property, order: sort.order === "ASC" ? "DESC" : "ASC" };
+  return { property, order: "ASC" };
+}
+
+// A search box that calls onSearch(text) as the user types (after a short pause) or submits.
+export function searchForm(label, value, onSearch) {
+  const input = h("input", { type: "search", name: "search", value: value || "" });
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => onSearch(input.value.trim()), 300);
+  });
+  return h("form", { class: "search", role: "search", onsubmit: (event) => {
+    event.preventDefault();
+    clearTimeout(timer);
+    onSearch(input.value.trim());
+  } }, field(label, input), h("button", { type: "submit" }, "Search"));
+}
