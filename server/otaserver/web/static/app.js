@@ -22,7 +22,9 @@ const MENUS = {
 
 const PAGES = new Set(["dashboard", "packages", "package", "profiles", "devices", "audit", "tenants"]);
 
-const state = { user: null, stop: null };
+// `shown` counts navigations: a page that finishes loading after the address moved on draws
+// nothing, so a slow page can never cover the one asked for after it.
+const state = { user: null, stop: null, shown: 0 };
 
 function route() {
   const [name = "", ...params] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -62,6 +64,7 @@ async function signOut() {
 
 function showLogin(message) {
   stopPage();
+  state.shown += 1;
   state.user = null;
   renderNav();
   const main = document.getElementById("main");
@@ -113,16 +116,25 @@ async function show() {
   if (!state.user) return showLogin();
   if (!PAGES.has(name) || !allowed(name)) return navigate(home());
   renderNav();
-  const main = document.getElementById("main");
-  clear(main, h("p", {}, "Loading…"));
+  const shown = ++state.shown;
+  // Each page draws into a box of its own: once the address moves on, a late page's drawing
+  // lands in a box no longer on screen.
+  const canvas = h("div", { class: "page" }, h("p", {}, "Loading…"));
+  clear(document.getElementById("main"), canvas);
   try {
     const page = await import(`./pages/${name}.js`);
-    const stop = await page.render(main, { user: state.user, params, navigate });
+    const stop = await page.render(canvas, { user: state.user, params, navigate });
+    if (shown !== state.shown) {
+      if (typeof stop === "function") stop();
+      return undefined;
+    }
     state.stop = typeof stop === "function" ? stop : null;
   } catch (error) {
+    if (shown !== state.shown) return undefined;
     if (error instanceof ApiError && error.status === 401) return showLogin("Your session ended: log in again.");
-    clear(main, errorBox(error));
+    clear(canvas, errorBox(error));
   }
+  return undefined;
 }
 
 window.addEventListener("hashchange", show);
