@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from ..domain.inputs import InputLimits
-from . import accounts, audit, device_infos, devices, ota, packages, telemetry, tenancy
+from . import accounts, audit, device_infos, devices, live, ota, packages, telemetry, tenancy
 from .openapi import openapi_document
 from .routing import Handler, Operation, PathRoute
 
@@ -22,6 +22,7 @@ OPERATIONS: list[Operation] = [
     *audit.OPERATIONS,
     *telemetry.OPERATIONS,
     *ota.OPERATIONS,
+    *live.OPERATIONS,
 ]
 
 
