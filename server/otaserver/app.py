@@ -180,7 +180,7 @@ async def _start(
     passwords = Passwords(settings.password_hash_threads, settings.login_max_waiting)
     sessions = SessionRegistry()
     pubsub = (
-        PostgresPubSub(asyncpg_dsn(database_url), sessions)
+        PostgresPubSub(asyncpg_dsn(database_url), sessions, changes)
         if database_url.startswith("postgresql")
         else None
     )

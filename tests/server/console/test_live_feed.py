@@ -170,3 +170,26 @@ def test_streams_end_cleanly(backend: str, tmp_path: Path, how: str) -> None:
         assert server.process.returncode == 0
         log = server.log()
         assert "Traceback" not in log and "ERROR" not in log, log
+
+
+def test_a_change_committed_by_another_process_reaches_the_stream(
+    backend: str, tmp_path: Path
+) -> None:
+    """Two server processes on one PostgreSQL: a device reports to one, a browser watches the
+    other."""
+    if backend != "postgresql":
+        pytest.skip("one process only on SQLite")
+    with ExitStack() as stack:
+        database_url = database_for(backend, stack)
+        watched = start_server(tmp_path / "a", database_url)
+        stack.callback(watched.stop)
+        reported_to = start_server(tmp_path / "b", database_url)
+        stack.callback(reported_to.stop)
+        tenant = create_tenant(Api.login(watched.url, ADMIN_EMAIL, ADMIN_PASSWORD))
+        device_id, token = device_with_token(tenant, _name())
+        with open_stream(tenant.api) as stream:
+            assert stream.next().name == "counts"
+            sent = time.monotonic()
+            report(Api(reported_to.url), token, {"fw_state": "DOWNLOADING"})
+            event, _ = stream.until(5, has_row(device_id, "DOWNLOADING"))
+            assert event.received - sent < 1.0
