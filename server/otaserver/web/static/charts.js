@@ -7,7 +7,7 @@ import { formatDuration, h } from "./ui.js";
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 640;
 const HEIGHT = 240;
-const MARGIN = { top: 12, right: 16, bottom: 36, left: 48 };
+const MARGIN = { top: 22, right: 16, bottom: 36, left: 48 };
 
 export const SERIES = [
   ["waiting", "Waiting"],
@@ -33,7 +33,8 @@ function ticks(max, count = 4) {
   if (max <= 0) return [0, 1];
   const raw = max / count;
   const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((m) => m >= raw);
+  // Devices come whole: never a step below one.
+  const step = Math.max(1, [1, 2, 5, 10].map((m) => m * power).find((m) => m >= raw));
   const result = [];
   for (let value = 0; value < max + step; value += step) {
     result.push(Math.round(value * 1e6) / 1e6);
@@ -129,15 +130,20 @@ export function durationChart(durations) {
   const max = Math.max(1, ...bins.map((b) => b.count));
   const yTicks = ticks(max);
   const top = yTicks[yTicks.length - 1];
-  const from = bins.length ? bins[0].fromMs : 0;
-  const to = bins.length ? bins[bins.length - 1].toMs : 1;
+  let from = bins.length ? bins[0].fromMs : 0;
+  let to = bins.length ? bins[bins.length - 1].toMs : 1;
+  // Times close together (or one) would make one bar as wide as the chart: from zero then.
+  if (to - from < 0.25 * to) {
+    from = 0;
+    to = Math.ceil(to * 1.1);
+  }
   const span = Math.max(1, to - from);
   const scaleX = (ms) => MARGIN.left + ((ms - from) / span) * (WIDTH - MARGIN.left - MARGIN.right);
   const scaleY = (value) => HEIGHT - MARGIN.bottom - (value / top) * (HEIGHT - MARGIN.top - MARGIN.bottom);
   yAxis(svg, scaleY, yTicks);
   for (const bin of bins) {
     const x = scaleX(bin.fromMs);
-    const width = Math.max(1, scaleX(bin.toMs) - x - 1);
+    const width = Math.max(3, scaleX(bin.toMs) - x - 1);
     svg.append(s("rect", {
       x, y: scaleY(bin.count), width, height: HEIGHT - MARGIN.bottom - scaleY(bin.count), class: "bar",
     }, s("title", {}, `${formatDuration(bin.fromMs)} to ${formatDuration(bin.toMs)}: ${bin.count}`)));
@@ -149,12 +155,16 @@ export function durationChart(durations) {
         "text-anchor": ["start", "middle", "end"][i],
       }, formatDuration(Math.round(ms))));
     }
+    // Each percentile a dashed line, named in the top margin, names kept apart.
+    let room = 0;
     for (const [name, value] of percentiles) {
       if (value === null || value === undefined) continue;
       const x = Math.min(WIDTH - MARGIN.right, Math.max(MARGIN.left, scaleX(value)));
+      const labelX = Math.max(x - 12, room);
+      room = labelX + 30;
       svg.append(
         s("line", { x1: x, x2: x, y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom, class: `marker marker-${name}` }),
-        s("text", { x: x + 3, y: MARGIN.top + 10 + 12 * percentiles.findIndex(([n]) => n === name), class: "tick" }, name));
+        s("text", { x: labelX, y: MARGIN.top - 6, class: "tick" }, name));
     }
   }
   const figures = h("dl", { class: "percentiles" }, percentiles.map(([name, value]) => [

@@ -29,6 +29,7 @@ const PERIODS = [["3600000", "Last hour"], ["21600000", "Last 6 hours"], ["86400
 const PAGE_SIZES = ["10", "20", "50", "100"];
 const RELOAD_GAP_MS = 1000; // the table is re-read at most once a second
 const KEPT_EVENTS = 1000;
+const DURATIONS_GAP_MS = 10000;
 
 // Kept while the console is open, so coming back to the dashboard shows what was chosen.
 const remembered = {
@@ -151,7 +152,8 @@ export async function render(main, { user }) {
       cardCounts[tab].textContent = String(value);
       if (tab === "failed") cardButtons[tab].classList.toggle("alert", value > 0);
     }
-    total.textContent = `${found.total ?? 0} devices with a ${state.type === "SOFTWARE" ? "software" : "firmware"} update status`;
+    const all = found.total ?? 0;
+    total.textContent = `${all} device${all === 1 ? "" : "s"} with a ${state.type === "SOFTWARE" ? "software" : "firmware"} update status`;
   }
 
   function markTab() {
@@ -323,8 +325,10 @@ export async function render(main, { user }) {
     record(data);
     showLive(true, data.at || Date.now());
     if (data.counts) {
+      const before = counts;
       setCounts(data.counts);
       liveTimeline(data.counts, data.at);
+      if (before && before.updated !== data.counts.updated) durationsSoon();
     }
     if (change) applyChange(data);
   }
@@ -395,10 +399,30 @@ export async function render(main, { user }) {
 
   const pick = (found) => ({ waiting: found.waiting, updating: found.updating, updated: found.updated, failed: found.failed });
 
+  // More devices updated: the time-to-update figures are read again, at most every 10 s.
+  let durationsTimer = null;
+  let durationsRead = 0;
+  function durationsSoon() {
+    if (durationsTimer) return;
+    const wait = Math.max(0, durationsRead + DURATIONS_GAP_MS - Date.now());
+    durationsTimer = setTimeout(async () => {
+      durationsTimer = null;
+      durationsRead = Date.now();
+      const seq = chartsSeq;
+      try {
+        const spread = await api("/api/ota/dashboard/durations", { query: filterQuery() });
+        if (!stopped && seq === chartsSeq) clear(durationHost, durationChart(spread));
+      } catch {
+        // the figures shown stay; the next change tries again
+      }
+    }, wait);
+  }
+
   let chartsSeq = 0;
   async function loadCharts() {
     const seq = ++chartsSeq;
     timeline = null;
+    durationsRead = Date.now();
     const endTs = Date.now();
     const startTs = endTs - Number(state.period);
     const query = filterQuery();
@@ -514,5 +538,6 @@ export async function render(main, { user }) {
     clearTimeout(reloadTimer);
     clearTimeout(searchTimer);
     clearTimeout(timelineTimer);
+    clearTimeout(durationsTimer);
   };
 }
