@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import TenantContext
-from tests.support.dedicated import dedicated_server
+from tests.support.dedicated import QUEUE, dedicated_server
 from tests.support.devices import Provisioned, provision
-from tests.support.process import ServerProcess
+from tests.support.process import ServerProcess, start_server
 
 from .conftest import DESKTOP, Console, _console
 from .devices import IMAGE, PASSWORD, assign, make_fleet, report, running_devices
@@ -381,3 +381,43 @@ def test_the_dashboard_is_accessible_and_fits_a_phone(
     phone.shot("dashboard-phone")
     assert phone.fits_the_width()
     assert accessibility_problems(phone) == []
+
+
+def test_the_page_says_reconnecting_while_the_server_is_away_and_polls_nothing(
+    backend: str, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with dedicated_server(backend, tmp_path_factory.mktemp("dash-away"), {}) as (server, tenant):
+        device = provision(tenant, IMAGE)
+        name = device.device["name"]
+        with contextmanager(_console)(browser, server, DESKTOP) as console:
+            console.login(tenant.admin_email, PASSWORD)
+            dash = Dashboard(console).open()
+            expect(dash.cell(name, "Status")).to_have_text("INITIATED")
+            console.page.evaluate(f"{SENTINEL} = 'never reloaded'")
+
+            # While nothing changes the page asks nothing: what it shows is pushed.
+            asked: list[str] = []
+            console.page.on("request", lambda request: asked.append(request.url))
+            console.page.wait_for_timeout(3_000)
+            assert asked == []
+
+            indicator = console.page.get_by_role("status").filter(
+                has_text=re.compile("Live|Reconnecting")
+            )
+            server.stop()
+            expect(indicator).to_contain_text("Reconnecting…")
+            back = start_server(server.data_dir, server.database_url, env=QUEUE, ports=server.ports)
+            try:
+                expect(indicator).to_contain_text("Live", timeout=30_000)
+                asked.clear()
+                report(back.url, device.token, {"fw_state": "DOWNLOADING"})
+                expect(dash.cell(name, "Status")).to_have_text("DOWNLOADING")
+                expect(dash.cell(name, "Progress").locator("progress")).to_have_attribute(
+                    "value", "10"
+                )
+                assert asked == []  # the row changed in place, from the pushed event alone
+                assert console.page.evaluate(SENTINEL) == "never reloaded"
+            finally:
+                back.stop()
+            # The browser's own word on the refused reconnections is not the page's.
+            console.problems[:] = [p for p in console.problems if "ERR_CONNECTION" not in p]
