@@ -149,6 +149,17 @@ def test_the_feed_needs_a_login_and_visible_filters(tenant: TenantContext) -> No
     assert response.status_code in (403, 404), response.text
 
 
+def test_keep_alive_every_15_s_and_a_logout_ends_the_stream(tenant: TenantContext) -> None:
+    staying = tenant.api
+    leaving = Api.login(staying.url, tenant.admin_email, "tenant-password")
+    with open_stream(staying) as kept, open_stream(leaving) as ended:
+        assert kept.next().name == "counts" and ended.next().name == "counts"
+        leaving.post("/api/auth/logout")
+        assert ended.ended.wait(20)
+        assert kept.drain(1) == [] and kept.comments == [": keep-alive"]
+        assert ended.comments == []
+
+
 @pytest.mark.parametrize("how", ["client leaves", "server stops"])
 def test_streams_end_cleanly(backend: str, tmp_path: Path, how: str) -> None:
     with ExitStack() as stack:
