@@ -95,6 +95,7 @@ class LiveStream:
         ids, overflow = self._subscription.take()
         live = self._live
         self._last_push = asyncio.get_running_loop().time()
+        at = live._clock.now_ms()  # what changed until now is in this event
         rows, more = await live._dashboard.changed_rows(
             self._principal, self._filters, ids, live._max_rows
         )
@@ -105,7 +106,7 @@ class LiveStream:
         data: dict[str, Any] = {
             "counts": counts,
             "devices": [row_json(row) for row in rows],
-            "at": live._clock.now_ms(),
+            "at": at,
         }
         if more or overflow:
             data["truncated"] = True
