@@ -83,8 +83,8 @@ class LiveStream:
                 return None
             # Coalescing: at most one event per interval; what arrives meanwhile joins it.
             wait = self._last_push + self._live._interval - loop.time()
-            if wait > 0 and await _first_of(None, stops, wait):
-                return None
+            if wait > 0 and not await _first_of(None, stops, wait):
+                return None  # stopped meanwhile
             event = await self._change()
             if event is not None:
                 return event

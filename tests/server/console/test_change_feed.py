@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from otaserver.domain.enums import OtaPackageType
+from otaserver.domain.enums import Authority, OtaPackageType
 from otaserver.services import changes as changes_module
+from otaserver.services.access import Principal
 from otaserver.services.bootstrap import seed_demo
 from otaserver.services.changes import ChangeFeed
+from otaserver.services.dashboard import Dashboard, Filters
+from otaserver.services.dashboard_live import LiveDashboard
 from otaserver.services.passwords import Passwords
 from otaserver.services.ports import UpdateState
 from otaserver.settings import load_settings
@@ -86,3 +89,37 @@ def test_subscriptions_hear_their_tenant_and_type_and_stop_when_closed(
         assert feed.subscribers() == 1
     assert feed.subscribers() == 0
     feed.committed({(ours, FIRMWARE): devices})  # nobody listens: nothing happens
+
+
+def test_more_changed_rows_than_an_event_holds_are_truncated(tmp_path: Path) -> None:
+    async def run() -> None:
+        feed = ChangeFeed()
+        url = load_settings({"data_dir": str(tmp_path)}, {}).effective_database_url
+        engine = create_engine(url)
+        await migrate(engine)
+        storage = SqlStorage(engine, on_commit=feed.committed)
+        await seed_demo(storage, Clock(), Passwords())
+        async with storage.reading() as repos:
+            devices = await repos.devices.find()
+        tenant_id = devices[0].tenant_id
+        admin = Principal(uuid.uuid4(), "a", Authority.TENANT_ADMIN, tenant_id, None, uuid.uuid4())
+        live = LiveDashboard(Dashboard(storage, Clock()), feed, Clock(), 10, max_rows=1)
+        stream = await live.open(admin, Filters(FIRMWARE))
+        assert stream.first.name == "counts"
+        stop = asyncio.Event()
+        feed.committed({(tenant_id, FIRMWARE): [d.id for d in devices[:2]]})
+        event = await stream.next(5, [stop])
+        assert event is not None and event.name == "change"
+        assert len(event.data["devices"]) == 1 and event.data["truncated"] is True
+        feed.committed({(tenant_id, FIRMWARE): [devices[0].id]})
+        event = await stream.next(5, [stop])
+        assert event is not None and "truncated" not in event.data
+        # Nothing pending: the wait ends at its timeout, or at once when stopped.
+        assert await stream.next(0.2, [stop]) is None
+        stop.set()
+        assert await stream.next(5, [stop]) is None
+        stream.close()
+        assert feed.subscribers() == 0
+        await engine.dispose()
+
+    asyncio.run(run())
