@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..domain.errors import OtaError
 from ..services.dashboard_live import LiveEvent, LiveStream
 from .ota import FILTERS, TAG, filters
 from .routing import Operation, principal, services
@@ -34,12 +36,18 @@ def encode(event: LiveEvent) -> bytes:
 class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
-    def __init__(self, stream: LiveStream, closing: asyncio.Event) -> None:
+    def __init__(
+        self,
+        stream: LiveStream,
+        closing: asyncio.Event,
+        still_allowed: Callable[[], Awaitable[bool]],
+    ) -> None:
         # Not Response.__init__: that would announce an empty body (Content-Length: 0).
         self.status_code = 200
         self.background = None
         self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self._stream, self._closing = stream, closing
+        self._still_allowed = still_allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()
@@ -61,9 +69,18 @@ class EventStreamResponse(Response):
         stops = (gone, self._closing)
         await _body(send, encode(self._stream.first))
         while not any(stop.is_set() for stop in stops):
-            event = await self._stream.next(KEEP_ALIVE_SECONDS, stops)
+            try:
+                event = await self._stream.next(KEEP_ALIVE_SECONDS, stops)
+            except OtaError as error:  # e.g. the filtered package was deleted meanwhile
+                log.info("live dashboard stream ends: %s", error.message)
+                return
+            except Exception as error:  # the database went away: the browser reconnects
+                log.warning("live dashboard stream ends: %s", error)
+                return
             if any(stop.is_set() for stop in stops):
                 break
+            if event is None and not await self._still_allowed():
+                return  # logged out, or the token expired: no more events for it
             await _body(send, KEEP_ALIVE if event is None else encode(event))
 
 
@@ -80,7 +97,16 @@ async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
 async def events(request: Request) -> Response:
     who = await principal(request)
     stream = await services(request).live_dashboard.open(who, filters(request))
-    return EventStreamResponse(stream, request.app.state.sessions.closing)
+
+    async def still_allowed() -> bool:
+        """The login is checked again at each keep-alive: a logout ends the stream."""
+        try:
+            await principal(request)
+        except OtaError:
+            return False
+        return True
+
+    return EventStreamResponse(stream, request.app.state.sessions.closing, still_allowed)
 
 
 OPERATIONS = [

@@ -108,7 +108,7 @@ async def devices_csv(request: Request) -> Response:
 
 def _csv_row(row: DeviceRow) -> list[object]:
     return [
-        row.device_name,
+        _cell(row.device_name),
         _cell(row.current_title),
         _cell(row.current_version),
         _cell(row.target_title),
@@ -121,8 +121,17 @@ def _csv_row(row: DeviceRow) -> list[object]:
     ]
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula; the text in these
+# cells comes from users and devices (an error a device reported), so it is never run.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: object) -> object:
-    return "" if value is None else value
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _iso(ms: int) -> str:

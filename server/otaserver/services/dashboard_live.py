@@ -83,8 +83,8 @@ class LiveStream:
                 return None
             # Coalescing: at most one event per interval; what arrives meanwhile joins it.
             wait = self._last_push + self._live._interval - loop.time()
-            if wait > 0 and await _first_of(None, stops, wait):
-                return None
+            if wait > 0 and not await _first_of(None, stops, wait):
+                return None  # stopped meanwhile
             event = await self._change()
             if event is not None:
                 return event
@@ -95,6 +95,7 @@ class LiveStream:
         ids, overflow = self._subscription.take()
         live = self._live
         self._last_push = asyncio.get_running_loop().time()
+        at = live._clock.now_ms()  # what changed until now is in this event
         rows, more = await live._dashboard.changed_rows(
             self._principal, self._filters, ids, live._max_rows
         )
@@ -105,7 +106,7 @@ class LiveStream:
         data: dict[str, Any] = {
             "counts": counts,
             "devices": [row_json(row) for row in rows],
-            "at": live._clock.now_ms(),
+            "at": at,
         }
         if more or overflow:
             data["truncated"] = True

@@ -86,7 +86,11 @@ def test_csv_has_the_header_and_every_row(tenant: TenantContext) -> None:
         one_token,
         {"ts": ts, "values": {"fw_state": "FAILED", "fw_error": 'bad, "checksum"'}},
     )
-    report(tenant.api, three_token, {"ts": ts, "values": {"fw_state": "DOWNLOADING"}})
+    report(
+        tenant.api,
+        three_token,
+        {"ts": ts, "values": {"fw_state": "DOWNLOADING", "current_fw_title": "=HYPERLINK(1)"}},
+    )
     response = tenant.api.request("GET", "/api/ota/dashboard/devices.csv")
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"] == 'attachment; filename="ota-devices.csv"'
@@ -119,6 +123,8 @@ def test_csv_has_the_header_and_every_row(tenant: TenantContext) -> None:
         )
     )
     assert [row[0] for row in failed[1:]] == [names[one]]
+    # What a device reported is never a formula to a spreadsheet.
+    assert by_name[names[three]][1] == "'=HYPERLINK(1)"
     searched = tenant.api.request(
         "GET", "/api/ota/dashboard/devices.csv", params={"textSearch": names[three]}
     ).text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import time
 import uuid
 from contextlib import ExitStack
@@ -128,6 +129,7 @@ def test_changes_within_one_interval_go_out_as_one_event(tenant: TenantContext) 
             report(api, token, {"fw_state": "DOWNLOADING"})
         took = time.monotonic() - started
         events = stream.drain(took + 1.5)
+        assert stream.comments == []  # waiting out an interval is not a keep-alive
     assert all(e.name == "change" for e in events)
     seen = set().union(*(rows_of(e) for e in events))
     assert seen == {device_id for device_id, _ in devices}
@@ -148,21 +150,32 @@ def test_the_feed_needs_a_login_and_visible_filters(tenant: TenantContext) -> No
     assert response.status_code in (403, 404), response.text
 
 
+def test_keep_alive_every_15_s_and_a_logout_ends_the_stream(tenant: TenantContext) -> None:
+    staying = tenant.api
+    leaving = Api.login(staying.url, tenant.admin_email, "tenant-password")
+    with open_stream(staying) as kept, open_stream(leaving) as ended:
+        assert kept.next().name == "counts" and ended.next().name == "counts"
+        leaving.post("/api/auth/logout")
+        assert ended.ended.wait(20)
+        assert kept.drain(1) == [] and kept.comments == [": keep-alive"]
+        assert ended.comments == []
+
+
 @pytest.mark.parametrize("how", ["client leaves", "server stops"])
 def test_streams_end_cleanly(backend: str, tmp_path: Path, how: str) -> None:
     with ExitStack() as stack:
         server = start_server(tmp_path / "server", database_for(backend, stack))
         stack.callback(server.stop)
         tenant = create_tenant(Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD))
+        if how == "client leaves":
+            _, token = device_with_token(tenant, _name())
+            for _ in range(3):
+                _leave_after_counts(server.url, tenant.api.token or "")
+            # A change after they left: a stream still open would read and write it.
+            report(tenant.api, token, {"fw_state": "DOWNLOADING"})
+            time.sleep(0.5)
         with open_stream(tenant.api) as stream:
             assert stream.next().name == "counts"
-            if how == "client leaves":
-                stream.response.close()
-                assert stream.ended.wait(5)
-                # The server goes on serving.
-                with open_stream(tenant.api) as again:
-                    assert again.next().name == "counts"
-                time.sleep(0.5)
             stopped = time.monotonic()
             server.stop()
             assert stream.ended.wait(10)
@@ -170,6 +183,19 @@ def test_streams_end_cleanly(backend: str, tmp_path: Path, how: str) -> None:
         assert server.process.returncode == 0
         log = server.log()
         assert "Traceback" not in log and "ERROR" not in log, log
+
+
+def _leave_after_counts(url: str, token: str) -> None:
+    """A client that reads the first event and hangs up."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        head = f"GET {EVENTS} HTTP/1.1\r\nHost: {host}\r\nX-Authorization: Bearer {token}\r\n"
+        sock.sendall(head.encode() + b"\r\n")
+        received = b""
+        while b"event: counts" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, received
+            received += chunk
 
 
 def test_a_change_committed_by_another_process_reaches_the_stream(
