@@ -143,7 +143,7 @@ export function durationChart(durations) {
   yAxis(svg, scaleY, yTicks);
   for (const bin of bins) {
     const x = scaleX(bin.fromMs);
-    const width = Math.max(3, scaleX(bin.toMs) - x - 1);
+    const width = Math.max(6, scaleX(bin.toMs) - x - 1);
     svg.append(s("rect", {
       x, y: scaleY(bin.count), width, height: HEIGHT - MARGIN.bottom - scaleY(bin.count), class: "bar",
     }, s("title", {}, `${formatDuration(bin.fromMs)} to ${formatDuration(bin.toMs)}: ${bin.count}`)));
@@ -155,16 +155,24 @@ export function durationChart(durations) {
         "text-anchor": ["start", "middle", "end"][i],
       }, formatDuration(Math.round(ms))));
     }
-    // Each percentile a dashed line, named in the top margin, names kept apart.
+    // Each percentile a dashed line, named in the top margin, names kept apart and inside.
+    const shown = percentiles.filter(([, value]) => value !== null && value !== undefined)
+      .map(([name, value]) => ({ name, x: Math.min(WIDTH - MARGIN.right, Math.max(MARGIN.left, scaleX(value))) }));
+    const LABEL = 28;
     let room = 0;
-    for (const [name, value] of percentiles) {
-      if (value === null || value === undefined) continue;
-      const x = Math.min(WIDTH - MARGIN.right, Math.max(MARGIN.left, scaleX(value)));
-      const labelX = Math.max(x - 12, room);
-      room = labelX + 30;
+    for (const marker of shown) {
+      marker.labelX = Math.max(marker.x - LABEL / 2, room);
+      room = marker.labelX + LABEL;
+    }
+    let limit = WIDTH - LABEL;
+    for (const marker of [...shown].reverse()) {
+      marker.labelX = Math.min(marker.labelX, limit);
+      limit = marker.labelX - LABEL;
+    }
+    for (const marker of shown) {
       svg.append(
-        s("line", { x1: x, x2: x, y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom, class: `marker marker-${name}` }),
-        s("text", { x: labelX, y: MARGIN.top - 6, class: "tick" }, name));
+        s("line", { x1: marker.x, x2: marker.x, y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom, class: `marker marker-${marker.name}` }),
+        s("text", { x: marker.labelX, y: MARGIN.top - 6, class: "tick" }, marker.name));
     }
   }
   const figures = h("dl", { class: "percentiles" }, percentiles.map(([name, value]) => [
