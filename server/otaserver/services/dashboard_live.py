@@ -1,8 +1,9 @@
 """The live dashboard: counts at once, then the changed devices' rows, coalesced in time.
 
 A stream subscribes to its tenant's changes of one package type. Changes that arrive within
-one push interval go out as one event; reading them costs one counts query and one query of
-the changed devices' rows (by id, at most `max_rows` + 1 of them), whatever their number.
+one push interval go out as one event; reading them costs one query of the changed devices' rows
+(by id, at most `max_rows` + 1 of them), whatever their number, and a counts query that the
+streams of one filter and scope share: one started after a stream took its changes serves it.
 An event is sent only when something the viewer sees changed: a row they may see, or a count.
 """
 
@@ -16,10 +17,12 @@ from typing import Any
 
 from .access import Principal
 from .changes import ChangeFeed, ChangeSubscription
-from .dashboard import Dashboard, DeviceRow, Filters
+from .dashboard import Dashboard, DeviceRow, Filters, customer_of
 from .ports import Clock
 
 MAX_ROWS = 500
+# A finished counts query older than this is forgotten (when another is started).
+STALE_COUNTS_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,24 @@ class LiveDashboard:
         self._dashboard, self._feed, self._clock = dashboard, feed, clock
         self._interval = push_interval_ms / 1000
         self._max_rows = max_rows
+        # (tenant, customer scope, filters) -> the latest counts query: when it started, its task.
+        self._counts: dict[tuple[Any, ...], tuple[float, asyncio.Task[dict[str, int]]]] = {}
+
+    async def counts(self, principal: Principal, filters: Filters, since: float) -> dict[str, int]:
+        """The counts, from a query started at `since` (loop time) or later: one already on
+        its way or done for the same tenant, scope and filters, else a new one."""
+        key = (principal.require_tenant(), customer_of(principal), filters)
+        loop = asyncio.get_running_loop()
+        found = self._counts.get(key)
+        if found is None or found[0] < since:
+            now = loop.time()
+            for old, (started, task) in list(self._counts.items()):
+                if task.done() and started < now - STALE_COUNTS_SECONDS:
+                    del self._counts[old]
+            found = (now, loop.create_task(self._dashboard.counts(principal, filters)))
+            self._counts[key] = found
+        # Shielded: a stream that stops waiting does not cancel the others' query.
+        return await asyncio.shield(found[1])
 
     async def open(self, principal: Principal, filters: Filters) -> LiveStream:
         """A stream for this viewer; its first event is ready (the filters are checked, so a
@@ -99,7 +120,7 @@ class LiveStream:
         rows, more = await live._dashboard.changed_rows(
             self._principal, self._filters, ids, live._max_rows
         )
-        counts = await live._dashboard.counts(self._principal, self._filters)
+        counts = await live.counts(self._principal, self._filters, self._last_push)
         if not rows and not more and not overflow and counts == self._counts:
             return None  # nothing this viewer sees changed
         self._counts = counts
@@ -132,6 +153,9 @@ async def _first_of(awaitable: Any, stops: Sequence[asyncio.Event], timeout: flo
         if awaitable is not None:
             awaitable.close()
         return False
+    if not stops and awaitable is None:
+        await asyncio.sleep(max(0.0, timeout))
+        return True
     waiting = [asyncio.ensure_future(stop.wait()) for stop in stops]
     main = None if awaitable is None else asyncio.ensure_future(awaitable)
     try:

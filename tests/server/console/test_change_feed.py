@@ -123,3 +123,38 @@ def test_more_changed_rows_than_an_event_holds_are_truncated(tmp_path: Path) -> 
         await engine.dispose()
 
     asyncio.run(run())
+
+
+def test_streams_of_one_filter_share_their_counts_query(tmp_path: Path) -> None:
+    async def run() -> int:
+        feed = ChangeFeed()
+        url = load_settings({"data_dir": str(tmp_path)}, {}).effective_database_url
+        engine = create_engine(url)
+        await migrate(engine)
+        storage = SqlStorage(engine, on_commit=feed.committed)
+        await seed_demo(storage, Clock(), Passwords())
+        async with storage.reading() as repos:
+            devices = await repos.devices.find()
+        tenant_id = devices[0].tenant_id
+        admin = Principal(uuid.uuid4(), "a", Authority.TENANT_ADMIN, tenant_id, None, uuid.uuid4())
+        dashboard = Dashboard(storage, Clock())
+        live = LiveDashboard(dashboard, feed, Clock(), 10)
+        streams = [await live.open(admin, Filters(FIRMWARE)) for _ in range(5)]
+        queries = 0
+        counts = dashboard.counts
+
+        async def counted(*args: object) -> dict[str, int]:
+            nonlocal queries
+            queries += 1
+            return await counts(*args)  # type: ignore[arg-type]
+
+        dashboard.counts = counted  # type: ignore[method-assign]
+        feed.committed({(tenant_id, FIRMWARE): [devices[0].id]})
+        events = await asyncio.gather(*(s.next(5, []) for s in streams))
+        assert all(e is not None and len(e.data["devices"]) == 1 for e in events)
+        for stream in streams:
+            stream.close()
+        await engine.dispose()
+        return queries
+
+    assert asyncio.run(run()) == 1
