@@ -40,6 +40,7 @@ from .services.bootstrap import (
     seed_demo,
 )
 from .services.bootstrap import reset_password as bootstrap_reset_password
+from .services.changes import ChangeFeed
 from .services.container import Services
 from .services.login_guard import LoginGuard
 from .services.passwords import Passwords
@@ -173,12 +174,13 @@ async def _start(
     database_url = settings.effective_database_url
     engine = create_engine(database_url)
     resources.push_async_callback(engine.dispose)
-    storage = SqlStorage(engine)
+    changes = ChangeFeed()  # committed update-state changes, for the live dashboard
+    storage = SqlStorage(engine, on_commit=changes.committed)
     clock = SystemClock()
     passwords = Passwords(settings.password_hash_threads, settings.login_max_waiting)
     sessions = SessionRegistry()
     pubsub = (
-        PostgresPubSub(asyncpg_dsn(database_url), sessions)
+        PostgresPubSub(asyncpg_dsn(database_url), sessions, changes)
         if database_url.startswith("postgresql")
         else None
     )
@@ -216,6 +218,8 @@ async def _start(
         pubsub or sessions,
         settings.max_package_size,
         input_limits(settings),
+        changes,
+        settings.console_push_interval_ms,
     )
     app = create_app(settings)
     app.state.sessions = sessions

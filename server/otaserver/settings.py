@@ -386,6 +386,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "For testing conformance suites only: comma-separated faults to switch on "
         "(see otaserver/domain/faults.py). Never set in production.",
     ),
+    SettingSpec(
+        "console_push_interval_ms",
+        250,
+        _positive_int,
+        "The web console's live dashboard: update-state changes are pushed to a browser at "
+        "most once per this many milliseconds, those in between coalesced into one event.",
+    ),
     SettingSpec("log_level", "info", _log_level, "Log level: debug, info, warning or error."),
     SettingSpec(
         "log_format",
@@ -445,6 +452,7 @@ class Settings:
     ota_stuck_timeouts: dict[str, int]
     ota_max_retries: int
     inject_faults: frozenset[str]
+    console_push_interval_ms: int
     log_level: str
     log_format: str
     metrics: bool

@@ -53,6 +53,9 @@ RULES_OF_STATE = {
     "the checksum's length is the algorithm's, given in another parameter": (
         r"checksum '.*' is not a \w+ checksum",
     ),
+    "a timeline's startTs comes before its endTs (now when left out)": (
+        r"Parameter 'startTs' must be before 'endTs'$",
+    ),
     "aggregation intervals are counted from startTs, endTs and interval together": (
         r"Number of intervals is too high",
     ),

@@ -129,6 +129,7 @@ def postgres_admin_url() -> str | None:
 def fresh_postgres_database() -> Iterator[str]:
     """A new, empty database on the test PostgreSQL server, dropped afterwards."""
     import asyncio
+    import concurrent.futures
 
     import asyncpg
 
@@ -136,21 +137,27 @@ def fresh_postgres_database() -> Iterator[str]:
     assert admin_url, f"{POSTGRES_URL_ENV} is not set"
     name = "otakit_test_" + uuid.uuid4().hex[:12]
 
-    async def run(statement: str) -> None:
+    async def execute(statement: str) -> None:
         connection = await asyncpg.connect(admin_url)
         try:
             await connection.execute(statement)
         finally:
             await connection.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    def run(statement: str) -> None:
+        # In a thread of its own: the browser tests' Playwright keeps an event loop running in
+        # the main thread, where asyncio.run() refuses to start another.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, execute(statement)).result()
+
+    run(f'CREATE DATABASE "{name}"')
     try:
         yield re.sub(r"/[^/]*$", "/" + name, admin_url)
     finally:
         # A server process may still be letting go of its connections: try a few times.
         for attempt in range(10):
             try:
-                asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 break
             except asyncpg.PostgresError:
                 if attempt == 9:

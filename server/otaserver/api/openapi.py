@@ -56,6 +56,16 @@ def _response(kind: str | None) -> JsonDict:
         }
     if kind == "text":
         return {"description": "Text", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    if kind == "csv":
+        return {
+            "description": "CSV with a header row, as an attachment",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    if kind == "events":
+        return {
+            "description": "Server-Sent Events, until the client leaves or the server stops",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
     return {"description": kind, "content": {"application/json": {"schema": _ref(kind)}}}
 
 

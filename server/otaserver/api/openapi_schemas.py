@@ -253,9 +253,45 @@ def _answers() -> JsonDict:
                     "error": _NULLABLE_STRING,
                     "title": _NULLABLE_STRING,
                     "version": _NULLABLE_STRING,
+                    "durationMs": {"type": ["integer", "null"], "minimum": 0},
                 }
             ),
         },
+        "DashboardTimeline": _answer(
+            {
+                "startTs": {"type": "integer"},
+                "endTs": {"type": "integer"},
+                "intervalMs": {"type": "integer", "minimum": 1},
+                "points": {
+                    "type": "array",
+                    "items": _answer(
+                        {
+                            "ts": {"type": "integer"},
+                            **{
+                                tab: {"type": "integer", "minimum": 0}
+                                for tab in ("waiting", "updating", "updated", "failed")
+                            },
+                        }
+                    ),
+                },
+            }
+        ),
+        "DashboardDurations": _answer(
+            {
+                "count": {"type": "integer", "minimum": 0},
+                **{p: {"type": ["integer", "null"], "minimum": 0} for p in ("p50", "p90", "p99")},
+                "bins": {
+                    "type": "array",
+                    "items": _answer(
+                        {
+                            "fromMs": {"type": "integer", "minimum": 0},
+                            "toMs": {"type": "integer", "minimum": 1},
+                            "count": {"type": "integer", "minimum": 0},
+                        }
+                    ),
+                },
+            }
+        ),
         "DeviceAttributes": {
             "type": "object",
             "properties": {"client": {"type": "object"}, "shared": {"type": "object"}},

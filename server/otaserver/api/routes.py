@@ -14,6 +14,7 @@ from . import (
     audit,
     device_infos,
     devices,
+    live,
     ota,
     packages,
     telemetry,
@@ -33,6 +34,7 @@ OPERATIONS: list[Operation] = [
     *telemetry.OPERATIONS,
     *ota.OPERATIONS,
     *web_session.OPERATIONS,
+    *live.OPERATIONS,
 ]
 
 

@@ -8,7 +8,9 @@ from typing import Any
 from ..domain.inputs import InputLimits
 from .audit import AuditLog
 from .auth import Authenticator
+from .changes import ChangeFeed
 from .dashboard import Dashboard
+from .dashboard_live import LiveDashboard
 from .device_api import DeviceApi
 from .device_infos import DeviceInfos
 from .devices import Devices
@@ -38,6 +40,7 @@ class Services:
     device_api: DeviceApi
     orchestrator: Orchestrator
     dashboard: Dashboard
+    live_dashboard: LiveDashboard
     limits: InputLimits
     monitoring: Monitoring
 
@@ -51,11 +54,14 @@ class Services:
         notifier: Notifier,
         max_package_size: int,
         limits: InputLimits,
+        changes: ChangeFeed | None = None,
+        push_interval_ms: int = 250,
     ) -> Services:
         # Device lookups are cached a moment; any audited change (assignment, token...) clears them.
         lookups: LookupCache[Any] = LookupCache()
         audit = AuditLog(storage, clock, on_change=lookups.invalidate)
         orchestrator = Orchestrator(clock, notifier)
+        dashboard = Dashboard(storage, clock)
         return cls(
             auth=authenticator,
             audit=audit,
@@ -69,7 +75,10 @@ class Services:
             telemetry=Telemetry(storage, clock, notifier, limits),
             device_api=DeviceApi(storage, blobs, clock, lookups, limits),
             orchestrator=orchestrator,
-            dashboard=Dashboard(storage),
+            dashboard=dashboard,
+            live_dashboard=LiveDashboard(
+                dashboard, changes or ChangeFeed(), clock, push_interval_ms
+            ),
             limits=limits,
             monitoring=Monitoring(storage),
         )

@@ -154,6 +154,31 @@ class UpdateState:
     retries: int
 
 
+@dataclass(frozen=True)
+class StateFilter:
+    """Which devices a dashboard listing holds, with their update state of one package type."""
+
+    tenant_id: UUID
+    package_type: OtaPackageType
+    package_id: UUID | None = None
+    profile_id: UUID | None = None
+    # A customer user's customer: only its devices.
+    customer_id: UUID | None = None
+    statuses: Sequence[str] | None = None
+    text_search: str | None = None
+    # Only devices with a target whose status is older than this time (ms).
+    changed_before: int | None = None
+
+
+@dataclass(frozen=True)
+class BucketStates:
+    """Devices' reported states over time: each device's last state at or before the start,
+    and its last state within each bucket that has one."""
+
+    before: dict[UUID, Any]
+    buckets: list[tuple[int, UUID, Any]]  # (bucket index, device, state)
+
+
 class OtaRepository(Protocol):
     async def enqueue(self, entries: Sequence[QueueEntry]) -> None: ...
     async def lock_pace(self) -> None: ...
@@ -179,16 +204,16 @@ class OtaRepository(Protocol):
         profile_id: UUID | None,
         customer_id: UUID | None,
     ) -> dict[str, int]: ...
-    async def page_states(
-        self,
-        request: PageRequest,
-        tenant_id: UUID,
-        package_type: OtaPackageType,
-        package_id: UUID | None,
-        profile_id: UUID | None,
-        customer_id: UUID | None,
-        statuses: list[str] | None,
-    ) -> Page: ...
+    async def page_states(self, request: PageRequest, where: StateFilter) -> Page: ...
+    async def list_states(
+        self, where: StateFilter, device_ids: Sequence[UUID] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
+    async def bucket_states(
+        self, where: StateFilter, start_ts: int, end_ts: int, interval_ms: int
+    ) -> BucketStates: ...
+    async def update_times(
+        self, where: StateFilter
+    ) -> list[tuple[int, int | None, int | None]]: ...
 
 
 class SessionRepository(Protocol):

@@ -12,16 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.enums import OtaPackageType
 from ..domain.model import Page, PageRequest
 from ..domain.orchestration import QueueState
-from ..services.ports import QueueEntry, UpdateState
-from . import tables
+from ..services.ports import BucketStates, QueueEntry, StateFilter, UpdateState
+from . import ota_history, tables
 from .bulk import chunked, insert, upsert
+from .ota_filters import devices_with_states, state_conditions
 
 PACE_ROW = 1
+
+
+# (tenant, package type) -> the devices whose update state a transaction saved.
+Touched = dict[tuple[UUID, OtaPackageType], set[UUID]]
 
 
 class OtaRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        # Told to the change feed once the transaction commits (SqlStorage.transaction).
+        self.touched: Touched = {}
 
     async def _execute(self, statement: sa.Executable) -> sa.CursorResult[Any]:
         return await self._connection.execute(statement)
@@ -127,6 +134,9 @@ class OtaRepository:
         table = tables.ota_states
         rows = [{c.name: getattr(state, c.name) for c in table.c} for state in states]
         await upsert(self._connection, table, rows, ("device_id", "package_type"))
+        for state in states:
+            key = (state.tenant_id, state.package_type)
+            self.touched.setdefault(key, set()).add(state.device_id)
 
     async def stuck(self, status: str, before_ts: int) -> list[UpdateState]:
         states = tables.ota_states
@@ -180,44 +190,58 @@ class OtaRepository:
             query = query.where(devices.c.customer_id == customer_id)
         return {row.status: int(row.devices) for row in await self._execute(query)}
 
-    async def page_states(
-        self,
-        request: PageRequest,
-        tenant_id: UUID,
-        package_type: OtaPackageType,
-        package_id: UUID | None,
-        profile_id: UUID | None,
-        customer_id: UUID | None,
-        statuses: list[str] | None,
-    ) -> Page:
+    async def page_states(self, request: PageRequest, where: StateFilter) -> Page:
         """Devices with their update state (none yet: no row), newest change first."""
-        states, devices = tables.ota_states, tables.devices
-        on = sa.and_(states.c.device_id == devices.c.id, states.c.package_type == package_type)
-        conditions: list[sa.ColumnElement[bool]] = [devices.c.tenant_id == tenant_id]
-        if package_id is not None:
-            conditions.append(states.c.package_id == package_id)
-        if profile_id is not None:
-            conditions.append(devices.c.device_profile_id == profile_id)
-        if customer_id is not None:
-            conditions.append(devices.c.customer_id == customer_id)
-        if statuses is not None:
-            conditions.append(states.c.status.in_(statuses))
-        if request.text_search:
-            # autoescape: a '%' or '_' searched for is that character, as in the other lists.
-            search = request.text_search.lower()
-            conditions.append(sa.func.lower(devices.c.name).contains(search, autoescape=True))
-        base = sa.select(devices.c.id).select_from(devices.outerjoin(states, on)).where(*conditions)
+        conditions = state_conditions(where)
+        joined = devices_with_states(where.package_type)
+        base = sa.select(tables.devices.c.id).select_from(joined).where(*conditions)
         total = (
             await self._execute(sa.select(sa.func.count()).select_from(base.subquery()))
         ).scalar_one()
         rows = await self._execute(
-            sa.select(devices.c.id, devices.c.name, devices.c.device_profile_id, states)
-            .select_from(devices.outerjoin(states, on))
-            .where(*conditions)
-            .order_by(sa.func.coalesce(states.c.status_ts, 0).desc(), devices.c.name)
-            .limit(request.page_size)
-            .offset(request.offset)
+            _listing(where, conditions).limit(request.page_size).offset(request.offset)
         )
         return Page(
             [dict(row._mapping) for row in rows], int(total), request.page_size, request.page
         )
+
+    async def list_states(
+        self, where: StateFilter, device_ids: Sequence[UUID] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows `page_states` gives, all of them (or `limit`), in the same order; with
+        `device_ids`, of those devices only (IN lists of bounded size; the order then holds
+        within each list only)."""
+        conditions = state_conditions(where)
+        if device_ids is None:
+            query = _listing(where, conditions)
+            rows = await self._execute(query if limit is None else query.limit(limit))
+            return [dict(row._mapping) for row in rows]
+        found: list[dict[str, Any]] = []
+        for ids in chunked(sorted(device_ids)):
+            query = _listing(where, [*conditions, tables.devices.c.id.in_(ids)])
+            if limit is not None:
+                query = query.limit(limit - len(found))
+            found += [dict(row._mapping) for row in await self._execute(query)]
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    async def bucket_states(
+        self, where: StateFilter, start_ts: int, end_ts: int, interval_ms: int
+    ) -> BucketStates:
+        return await ota_history.bucket_states(
+            self._connection, where, start_ts, end_ts, interval_ms
+        )
+
+    async def update_times(self, where: StateFilter) -> list[tuple[int, int | None, int | None]]:
+        return await ota_history.update_times(self._connection, where)
+
+
+def _listing(where: StateFilter, conditions: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    states, devices = tables.ota_states, tables.devices
+    return (
+        sa.select(devices.c.id, devices.c.name, devices.c.device_profile_id, states)
+        .select_from(devices_with_states(where.package_type))
+        .where(*conditions)
+        .order_by(sa.func.coalesce(states.c.status_ts, 0).desc(), devices.c.name, devices.c.id)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -34,7 +34,7 @@ from .database import BEGIN_MODE
 from .devicedata import DeviceDataRepository
 from .errors import storage_errors
 from .logins import LoginRepository, SessionRepository
-from .ota import OtaRepository
+from .ota import OtaRepository, Touched
 
 T = TypeVar("T")
 
@@ -370,14 +370,23 @@ class SqlRepositories:
 
 
 class SqlStorage:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """`on_commit` hears, after each transaction that saved update states commits, which
+    devices' states it saved (a rolled back one tells nothing)."""
+
+    def __init__(
+        self, engine: AsyncEngine, on_commit: Callable[[Touched], None] | None = None
+    ) -> None:
         self._engine = engine
+        self._on_commit = on_commit
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlRepositories]:
         with storage_errors():
             async with self._engine.begin() as connection:
-                yield SqlRepositories(connection)
+                repos = SqlRepositories(connection)
+                yield repos
+        if repos.ota.touched and self._on_commit is not None:
+            self._on_commit(repos.ota.touched)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SqlRepositories]:
