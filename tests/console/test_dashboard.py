@@ -76,18 +76,6 @@ class Dashboard:
         ]
 
 
-def accessibility_problems(console: Console) -> list[str]:
-    """axe-core's findings. axe adds <style> elements of its own to the page while it checks,
-    which the console's CSP refuses (as it should) with a console error: those errors, and only
-    those of the check's own time, are not the page's."""
-    before = len(console.problems)
-    found = console.accessibility_problems()
-    console.problems[before:] = [
-        p for p in console.problems[before:] if "Applying inline style violates" not in p
-    ]
-    return found
-
-
 def api_rows(tenant: TenantContext, **query: Any) -> list[dict[str, Any]]:
     found = tenant.api.get(
         "/api/ota/dashboard/devices", params={"pageSize": 1000, "page": 0, **query}
@@ -217,7 +205,7 @@ def test_a_devices_history_lists_every_status_with_its_package_and_time_spent(
             expect(spent).to_have_text("until now")
     expect(rows.nth(4).locator('[data-label="Error"]')).to_have_text("checksum mismatch")
     console.shot("dashboard-history")
-    assert accessibility_problems(console) == []
+    assert console.accessibility_problems() == []
     console.page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
 
@@ -373,14 +361,14 @@ def test_the_dashboard_is_accessible_and_fits_a_phone(
     spread = console.page.get_by_role("img", name=re.compile("Time to update of 1 device"))
     expect(spread).to_be_visible()
     console.shot("dashboard")
-    assert accessibility_problems(console) == []
+    assert console.accessibility_problems() == []
 
     phone.login(tenant.admin_email, PASSWORD)
     Dashboard(phone).open()
     expect(phone.page.get_by_role("img", name=re.compile("Devices per tab"))).to_be_visible()
     phone.shot("dashboard-phone")
     assert phone.fits_the_width()
-    assert accessibility_problems(phone) == []
+    assert phone.accessibility_problems() == []
 
 
 def test_the_page_says_reconnecting_while_the_server_is_away_and_polls_nothing(
