@@ -93,7 +93,10 @@ async def _body(send: Send, chunk: bytes) -> None:
 
 
 async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
-    while (await receive())["type"] != "http.disconnect":
+    try:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # a connection that cannot be read from is gone too
         pass
     gone.set()
 
