@@ -67,6 +67,8 @@ class EventStreamResponse(Response):
 
     async def _events(self, send: Send, gone: asyncio.Event) -> None:
         stops = (gone, self._closing)
+        loop = asyncio.get_running_loop()
+        checked = loop.time()  # when the login was last found still valid
         await _body(send, encode(self._stream.first))
         while not any(stop.is_set() for stop in stops):
             try:
@@ -79,8 +81,10 @@ class EventStreamResponse(Response):
                 return
             if any(stop.is_set() for stop in stops):
                 break
-            if event is None and not await self._still_allowed():
-                return  # logged out, or the token expired: no more events for it
+            if loop.time() >= checked + KEEP_ALIVE_SECONDS:
+                if not await self._still_allowed():
+                    return  # logged out, or the token expired: no more events for it
+                checked = loop.time()
             await _body(send, KEEP_ALIVE if event is None else encode(event))
 
 
@@ -89,7 +93,10 @@ async def _body(send: Send, chunk: bytes) -> None:
 
 
 async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
-    while (await receive())["type"] != "http.disconnect":
+    try:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # a connection that cannot be read from is gone too
         pass
     gone.set()
 
@@ -99,7 +106,7 @@ async def events(request: Request) -> Response:
     stream = await services(request).live_dashboard.open(who, filters(request))
 
     async def still_allowed() -> bool:
-        """The login is checked again at each keep-alive: a logout ends the stream."""
+        """The login is checked again every KEEP_ALIVE_SECONDS: a logout ends the stream."""
         try:
             await principal(request)
         except OtaError:
