@@ -25,10 +25,12 @@ DESKTOP = {"width": 1280, "height": 900}
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(server: ServerProcess) -> Iterator[Any]:
-    # After the server (one browser per backend): Playwright's sync API keeps an event loop
-    # running in this thread, and the PostgreSQL fixture's asyncio.run() cannot start inside it.
+    # Playwright's sync API keeps an event loop running in this thread while it is open, and no
+    # asyncio.run() can start inside it: so the browser starts after the server (whose
+    # PostgreSQL database is made with asyncio.run) and ends with its module, before another
+    # module's tests in this worker run asyncio.run() themselves.
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
