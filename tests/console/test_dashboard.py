@@ -305,6 +305,13 @@ def test_filters_narrow_the_cards_and_the_table(
     )
     expect(dash.page.locator("table.dash-table caption")).to_contain_text("2 devices")
     assert sorted(dash.names()) == sorted(first.names)
+    # A header sorts the table on the server: by name one way, then the other.
+    dash.page.get_by_role("button", name="Device", exact=True).click()
+    expect(dash.page.locator("th[aria-sort=ascending]")).to_contain_text("Device")
+    assert dash.names() == sorted(first.names)
+    dash.page.get_by_role("button", name="Device ▲").click()
+    expect(dash.page.locator("th[aria-sort=descending]")).to_contain_text("Device")
+    assert dash.names() == sorted(first.names, reverse=True)
 
     dash.page.get_by_label("Search device name").fill("dev1")
     expect(dash.page.locator("table.dash-table caption")).to_contain_text("1 device")

@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 
 from ..domain.enums import OtaPackageType
 from ..domain.errors import BadRequest
-from ..domain.orchestration import Tab
+from ..domain.model import PageRequest
+from ..domain.orchestration import DASHBOARD_SORTS, Tab
 from ..services.dashboard import DeviceRow, Filters
 from ..services.dashboard_live import row_json
 from .body import optional_int, package_type, page_request, paging, parse_uuid, query_int
@@ -69,10 +70,17 @@ async def counts(request: Request) -> Response:
     )
 
 
+def _sorted_page(request: Request) -> PageRequest:
+    found = page_request(request)
+    if found.sort_property is not None and found.sort_property not in DASHBOARD_SORTS:
+        raise BadRequest(f"Parameter 'sortProperty' must be one of {', '.join(DASHBOARD_SORTS)}")
+    return found
+
+
 async def devices(request: Request) -> Response:
     page = await services(request).dashboard.devices(
         await principal(request),
-        page_request(request),
+        _sorted_page(request),
         filters(request),
         _tab(request),
         _stale_for(request),
@@ -218,7 +226,7 @@ OPERATIONS = [
         devices,
         "Devices with current and target package, status, progress, last change",
         TAG,
-        query=[*paging(None, "device name"), *LIST_FILTERS],
+        query=[*paging(DASHBOARD_SORTS, "device name"), *LIST_FILTERS],
         response="DashboardDevices",
     ),
     Operation(

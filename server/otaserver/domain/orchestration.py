@@ -58,6 +58,11 @@ def known_status(text: object) -> UpdateStatus | None:
         return None
 
 
+# The dashboard table's sortable columns, by their API names; the default is lastChange,
+# newest first.
+DASHBOARD_SORTS = ("deviceName", "lastChange", "status", "progress", "retries")
+
+
 def progress(status: str | None) -> int | None:
     known = known_status(status)
     return None if known is None else PROGRESS[known]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.enums import OtaPackageType
 from ..domain.model import Page, PageRequest
-from ..domain.orchestration import QueueState
+from ..domain.orchestration import DASHBOARD_SORTS, PROGRESS, QueueState
 from ..services.ports import BucketStates, QueueEntry, StateFilter, UpdateState
 from . import ota_history, tables
 from .bulk import chunked, insert, upsert
@@ -198,9 +198,13 @@ class OtaRepository:
         total = (
             await self._execute(sa.select(sa.func.count()).select_from(base.subquery()))
         ).scalar_one()
-        rows = await self._execute(
-            _listing(where, conditions).limit(request.page_size).offset(request.offset)
+        listing = _listing(
+            where,
+            conditions,
+            request.sort_property,
+            request.sort_order_desc if request.sort_property else True,
         )
+        rows = await self._execute(listing.limit(request.page_size).offset(request.offset))
         return Page(
             [dict(row._mapping) for row in rows], int(total), request.page_size, request.page
         )
@@ -237,11 +241,41 @@ class OtaRepository:
         return await ota_history.update_times(self._connection, where)
 
 
-def _listing(where: StateFilter, conditions: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+def _sort_keys() -> dict[str, sa.ColumnElement[Any]]:
+    """The dashboard table's sortable columns, by their names in the API."""
     states, devices = tables.ota_states, tables.devices
+    progress = sa.case(
+        {status.value: percent for status, percent in PROGRESS.items()},
+        value=states.c.status,
+        else_=-1,
+    )
+    keys: dict[str, sa.ColumnElement[Any]] = {
+        "deviceName": devices.c.name,
+        "lastChange": sa.func.coalesce(states.c.status_ts, 0),
+        "status": sa.func.coalesce(states.c.status, ""),
+        "progress": progress,
+        "retries": sa.func.coalesce(states.c.retries, 0),
+    }
+    assert set(keys) == set(DASHBOARD_SORTS)
+    return keys
+
+
+def _listing(
+    where: StateFilter,
+    conditions: list[sa.ColumnElement[bool]],
+    sort: str | None = None,
+    descending: bool = True,
+) -> sa.Select[Any]:
+    """Latest change first unless `sort` names a column; ties by name, then id, so pages never
+    overlap."""
+    states, devices = tables.ota_states, tables.devices
+    key = _SORT_KEYS[sort or "lastChange"]
     return (
         sa.select(devices.c.id, devices.c.name, devices.c.device_profile_id, states)
         .select_from(devices_with_states(where.package_type))
         .where(*conditions)
-        .order_by(sa.func.coalesce(states.c.status_ts, 0).desc(), devices.c.name, devices.c.id)
+        .order_by(key.desc() if descending else key.asc(), devices.c.name, devices.c.id)
     )
+
+
+_SORT_KEYS = _sort_keys()

@@ -232,3 +232,31 @@ BAD = (
 def test_bad_parameters_are_400s_that_say_which(tenant: TenantContext) -> None:
     for path, params, message in BAD:
         assert_error(tenant.api.http.get(path, params=params), 400, message)
+
+
+def test_the_table_sorts_by_each_of_its_columns(tenant: TenantContext) -> None:
+    _, devices = _assigned(tenant, 3)
+    (first, first_token), (second, second_token), (third, third_token) = devices
+    report(tenant.api, first_token, {"fw_state": "UPDATED"})
+    report(tenant.api, second_token, {"fw_state": "DOWNLOADING"})
+    report(tenant.api, third_token, {"fw_state": "FAILED", "fw_error": "flash"})
+
+    def order(**sort: str) -> list[str]:
+        return [row["deviceId"]["id"] for row in _page(tenant, **sort)]
+
+    names = {row["deviceId"]["id"]: row["deviceName"] for row in _page(tenant)}
+    by_name = sorted(names, key=names.__getitem__)
+    assert order(sortProperty="deviceName", sortOrder="ASC") == by_name
+    assert order(sortProperty="deviceName", sortOrder="DESC") == by_name[::-1]
+    # Progress: DOWNLOADING 10, FAILED 99, UPDATED 100.
+    assert order(sortProperty="progress", sortOrder="ASC") == [second, third, first]
+    assert order(sortProperty="status", sortOrder="ASC") == [second, third, first]
+    # Without a sort: latest change first.
+    assert order() == [third, second, first]
+    response = tenant.api.request(
+        "GET",
+        "/api/ota/dashboard/devices",
+        400,
+        params={"pageSize": 10, "page": 0, "sortProperty": "secret"},
+    )
+    assert "sortProperty" in response.json()["message"]

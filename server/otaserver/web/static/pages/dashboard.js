@@ -29,9 +29,6 @@ const PERIODS = [["3600000", "Last hour"], ["21600000", "Last 6 hours"], ["86400
 const PAGE_SIZES = ["10", "20", "50", "100"];
 const RELOAD_GAP_MS = 1000; // the table is re-read at most once a second
 const KEPT_EVENTS = 1000;
-// The server lists the table latest change first and ignores sortProperty for now; the columns
-// carry their sort keys for the day it takes them.
-const SERVER_SORTS = false;
 const DURATIONS_GAP_MS = 10000;
 
 // Kept while the console is open, so coming back to the dashboard shows what was chosen.
@@ -210,7 +207,7 @@ export async function render(main, { user }) {
   }
 
   function headerCell(column) {
-    if (!column.sort || !SERVER_SORTS) return h("th", { scope: "col" }, column.label);
+    if (!column.sort) return h("th", { scope: "col" }, column.label);
     const active = state.sort.property === column.sort;
     const order = active ? (state.sort.order === "ASC" ? "ascending" : "descending") : "none";
     return h("th", { scope: "col", "aria-sort": order },
@@ -240,7 +237,7 @@ export async function render(main, { user }) {
     clear(tableHost, h("div", { class: "table-wrap" }, h("table", { class: "dash-table" },
       h("caption", {}, `${page.totalElements} device${page.totalElements === 1 ? "" : "s"}`
         + (state.tab ? ` in ${state.tab}` : "") + (state.stuck ? ", not changed for a while" : "")
-        + (SERVER_SORTS && state.sort.property ? "" : ", latest change first")),
+        + (state.sort.property ? "" : ", latest change first")),
       h("thead", {}, h("tr", {}, columns.map(headerCell))), body)));
     clear(pagerHost, pager({ page: state.page, totalPages: page.totalPages, totalElements: page.totalElements, onPage: (n) => reloadNow(n) }));
   }
