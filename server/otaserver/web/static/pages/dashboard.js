@@ -299,9 +299,20 @@ export async function render(main, { user }) {
   }
 
   // ---- live feed ----
+  // What a benchmark reads (benchmarks/console.py): per event, the fleet's total and how long
+  // after the server took each change the page had it (the server and browser clocks agree
+  // when both run on one machine).
   function record(data) {
     const log = liveRecord();
-    log.events.push({ at: data.at, received: Date.now(), devices: (data.devices || []).length });
+    const received = Date.now();
+    const rows = data.devices || [];
+    log.events.push({
+      at: data.at,
+      received,
+      devices: rows.length,
+      total: data.counts ? data.counts.total : null,
+      lags: rows.filter((row) => row.lastChange).map((row) => received - row.lastChange),
+    });
     if (log.events.length > KEPT_EVENTS) log.events.splice(0, log.events.length - KEPT_EVENTS);
   }
 
