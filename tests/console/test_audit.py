@@ -104,8 +104,10 @@ def test_the_audit_log_shows_the_actions_and_filters_them(
     )
     theirs = cells(console)
     assert theirs and all(e[USER] == customer_email for e in theirs), theirs
+    # Newest first: their assignment, and their login before it (logins are audited).
     assert [(e[ENTITY_NAME], e[ACTION]) for e in theirs] == [
-        ("customer-device-0", "OTA package assigned")
+        ("customer-device-0", "OTA package assigned"),
+        (customer_email, "Login"),
     ]
 
     # By time: nothing happened from tomorrow on; everything was before it.

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.conftest import TenantContext
-from tests.support.api import entity_id
+from tests.support.api import Api, entity_id
+from tests.support.process import ServerProcess
 
 
 def logs(tenant: TenantContext, **params: Any) -> list[dict[str, Any]]:
@@ -91,17 +94,51 @@ def test_customer_assignment_names_the_customer_user(tenant: TenantContext) -> N
     [entry] = logs(tenant, actionTypes="OTA_PACKAGE_ASSIGNED")
     assert entry["userName"] == me["email"]
     assert entry["customerId"] == entity_id("CUSTOMER", customer_id)
-    mine = user.get("/api/audit/logs", params={"pageSize": 10, "page": 0})["data"]
-    assert [e["id"] for e in mine] == [entry["id"]]
+    newest_first = {"pageSize": 10, "page": 0, "sortOrder": "DESC"}
+    mine = user.get("/api/audit/logs", params=newest_first)["data"]
+    # The customer user sees their own entries: their login and their assignment.
+    assert [(e["actionType"], e["userName"]) for e in mine] == [
+        ("OTA_PACKAGE_ASSIGNED", me["email"]),
+        ("LOGIN", me["email"]),
+    ]
+    assert mine[0]["id"] == entry["id"]
 
 
 def test_time_window_and_paging(tenant: TenantContext) -> None:
     for index in range(3):
         tenant.api.create_device(f"d{index}")
-    everything = logs(tenant)
+    everything = logs(tenant, actionTypes="ADDED")
     assert len(everything) == 3
     middle = everything[1]["createdTime"]
-    later = logs(tenant, startTime=middle)
+    later = logs(tenant, startTime=middle, actionTypes="ADDED")
     assert [e["entityName"] for e in later] == ["d1", "d2"]
-    page = tenant.api.get("/api/audit/logs", params={"pageSize": 2, "page": 0})
+    page = tenant.api.get(
+        "/api/audit/logs", params={"pageSize": 2, "page": 0, "actionTypes": "ADDED"}
+    )
     assert page["totalElements"] == 3 and page["hasNext"] is True
+
+
+def test_logins_are_audited_with_their_outcome_and_address(
+    server: ServerProcess, tenant: TenantContext
+) -> None:
+    wrong = httpx.post(
+        server.url + "/api/auth/login",
+        json={"username": tenant.admin_email, "password": "not-it"},
+    )
+    assert wrong.status_code == 401
+    # A name no account has is written nowhere.
+    nobody = {"username": "nobody@otakit.test", "password": "x"}
+    assert httpx.post(server.url + "/api/auth/login", json=nobody).status_code == 401
+    Api.login(server.url, tenant.admin_email, "tenant-password")
+    entries = logs(tenant, actionTypes="LOGIN")
+    summary = [(e["actionStatus"], e["entityName"], e["actionFailureDetails"]) for e in entries]
+    # Oldest first: the fixture's own login, the failure, the login just now.
+    assert summary == [
+        ("SUCCESS", tenant.admin_email, None),
+        ("FAILURE", tenant.admin_email, "Invalid username or password"),
+        ("SUCCESS", tenant.admin_email, None),
+    ]
+    assert entries[2]["createdTime"] > entries[1]["createdTime"] > entries[0]["createdTime"]
+    assert entries[2]["entityId"]["entityType"] == "USER"
+    assert entries[2]["actionData"]["clientAddress"] == "127.0.0.1"
+    assert "nobody@otakit.test" not in str(logs(tenant))

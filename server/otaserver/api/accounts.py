@@ -28,8 +28,8 @@ async def login(request: Request) -> Response:
     body = await json_body(request)
     username = body.required_text("username", "username should be specified!")
     password = body.text("password", long=True) or ""
-    auth = services(request).auth
-    return _pair(await auth.login(username, password, client_address(request)))
+    logins = services(request).logins
+    return _pair(await logins.login(username, password, client_address(request)))
 
 
 async def refresh(request: Request) -> Response:

@@ -74,7 +74,7 @@ async def sign_in(request: Request) -> Response:
     body = await json_body(request)
     username = body.required_text("username", "username should be specified!")
     password = body.text("password", long=True) or ""
-    pair = await services(request).auth.login(username, password, client_address(request))
+    pair = await services(request).logins.login(username, password, client_address(request))
     return await _signed_in(request, pair)
 
 

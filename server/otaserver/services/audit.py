@@ -79,10 +79,20 @@ class AuditLog:
                 await repos.audit.add(self.entry(principal, action, record, ActionStatus.SUCCESS))
             self._on_change()
         except OtaError as error:
-            async with self._storage.transaction() as repos:
-                entry = self.entry(principal, action, record, ActionStatus.FAILURE, error.message)
-                await repos.audit.add(entry)
+            await self.add(principal, action, record, ActionStatus.FAILURE, error.message)
             raise
+
+    async def add(
+        self,
+        principal: Principal,
+        action: ActionType,
+        record: AuditRecord,
+        status: ActionStatus,
+        failure: str | None = None,
+    ) -> None:
+        """One entry, in a transaction of its own."""
+        async with self._storage.transaction() as repos:
+            await repos.audit.add(self.entry(principal, action, record, status, failure))
 
     async def page(self, principal: Principal, request: PageRequest, **where: Any) -> Page:
         async with self._storage.reading() as repos:

@@ -14,6 +14,7 @@ from .dashboard_live import LiveDashboard
 from .device_api import DeviceApi
 from .device_infos import DeviceInfos
 from .devices import Devices
+from .logins import Logins
 from .lookups import LookupCache
 from .monitoring import Monitoring
 from .orchestration import Orchestrator
@@ -28,6 +29,7 @@ from .users import Users
 @dataclass(frozen=True)
 class Services:
     auth: Authenticator
+    logins: Logins
     audit: AuditLog
     tenants: Tenants
     customers: Customers
@@ -64,6 +66,7 @@ class Services:
         dashboard = Dashboard(storage, clock)
         return cls(
             auth=authenticator,
+            logins=Logins(storage, authenticator, audit),
             audit=audit,
             tenants=Tenants(storage, blobs, clock, audit),
             customers=Customers(storage, clock, audit),
