@@ -151,3 +151,11 @@ def test_the_console_is_served_with_a_policy_that_allows_this_origin_only(
     assert "javascript" in script.headers["content-type"]
     assert script.headers["x-content-type-options"] == "nosniff"
     assert browser.get("/console/no-such-file.js").status_code == 404
+
+
+def test_the_consoles_logout_never_ends_a_bearer_tokens_login(
+    browser: httpx.Client, tenant: TenantContext
+) -> None:
+    headers = {"X-Authorization": f"Bearer {tenant.api.token}"}
+    assert browser.delete(SESSION, headers=headers).status_code == 200
+    assert tenant.api.get("/api/auth/user")["email"] == tenant.admin_email

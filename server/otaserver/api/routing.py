@@ -63,17 +63,26 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 async def principal(request: Request) -> Principal:
     """The user of a request, from `X-Authorization: Bearer <jwt>` (or `Authorization`), else
-    from the console's session cookie; a change asked with the cookie must also carry the
-    login's CSRF value, which another site's page can neither read nor make up."""
+    from the console's session cookie."""
     header = request.headers.get("x-authorization") or request.headers.get("authorization")
-    auth = services(request).auth
     if header:
         if not header.lower().startswith("bearer "):
             raise Unauthorized("Authentication failed")
-        return await auth.authenticate(header[7:].strip())
+        return await services(request).auth.authenticate(header[7:].strip())
+    found = await cookie_principal(request)
+    if found is None:
+        raise Unauthorized("Authentication failed")
+    return found
+
+
+async def cookie_principal(request: Request) -> Principal | None:
+    """The console's user, from its session cookie (None without one). A change asked with the
+    cookie must also carry the login's CSRF value, which another site's page can neither read
+    nor make up."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
-        raise Unauthorized("Authentication failed")
+        return None
+    auth = services(request).auth
     found = await auth.authenticate(cookie)
     offered = request.headers.get(CSRF_HEADER, "")
     if request.method not in SAFE_METHODS and not auth.csrf_matches(found.session_id, offered):

@@ -23,7 +23,7 @@ from .routing import (
     SESSION_COOKIE,
     Operation,
     client_address,
-    principal,
+    cookie_principal,
     services,
 )
 from .views import user_json
@@ -92,12 +92,14 @@ async def refresh(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
-    """Ends the login; the cookies go in any case, so a stale page can always sign out."""
+    """Ends the console's login (never a bearer token's: that is /api/auth/logout); the cookies
+    go in any case, so a stale page can always sign out."""
     try:
-        user = await principal(request)
+        user = await cookie_principal(request)
     except Unauthorized:
-        return _signed_out()
-    await services(request).auth.logout(user)
+        user = None
+    if user is not None:
+        await services(request).auth.logout(user)
     return _signed_out()
 
 

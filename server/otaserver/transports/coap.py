@@ -64,9 +64,10 @@ def _json(value: object) -> bytes:
 
 
 def _notify(pipe: Any, notification: aiocoap.Message) -> bool:
-    """Sends an Observe notification; False when the observer went away as it was sent.
+    """Sends an Observe response, the first or a later notification; False when the observer
+    went away as it was sent.
 
-    aiocoap 0.4.17 raises TypeError from inside add_response when sending the notification ends
+    aiocoap 0.4.17 raises TypeError from inside add_response when sending the response ends
     the observation (its pipe's callback list becomes False mid-loop), and its own handler of that
     error then fails to log it: a traceback per departed observer. Both are aiocoap's; the
     observation is over either way."""
@@ -223,7 +224,8 @@ class DeviceSite(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # ty
                 return
             number = 0
             first.opt.observe = number
-            pipe.add_response(first, is_last=False)
+            if not _notify(pipe, first):
+                return
             while True:
                 await changed.wait()
                 changed.clear()
