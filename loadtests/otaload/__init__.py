@@ -1,0 +1,1 @@
+"""otaload: Locust users and scenarios of whole OTA updates (MQTT, HTTP, CoAP)."""
