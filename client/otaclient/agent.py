@@ -33,6 +33,15 @@ class Agent:
         self._queue = []
         self._running = False
 
+    def interrupted(self):
+        """After a transport error, keeping the device's own work: requests queued for the lost
+        connection go (the updater asks again once reconnected), while storing, installing and
+        reports stay queued, to go on with the next handle()."""
+        self._queue = [
+            a for a in self._queue if a[0] not in (u.REQUEST_CHUNK, u.REQUEST_ATTRIBUTES)
+        ]
+        self._running = False
+
     def handle(self, actions):
         self._queue.extend(actions)
         if self._running:
