@@ -90,8 +90,7 @@ def on_test_start(environment: Any, **_: Any) -> None:
         raise ValueError("otaload needs the server's URL: --host, or --start-local")
     mqtt, coap = endpoints(url, options.mqtt_port, options.coap_port)
     # One device per device user: the users less the fixed ones (the operator).
-    fixed = sum(c.fixed_count for c in environment.user_classes)
-    devices = options.devices or max(1, options.num_users - fixed)
+    devices = options.devices or max(1, options.num_users - fixed_users(environment))
     fleet: Fleet = prepare(
         url,
         (options.username, options.password),
@@ -110,8 +109,15 @@ def on_test_start(environment: Any, **_: Any) -> None:
 
 def on_spawning_complete(user_count: int, **_: Any) -> None:
     runner = _runner()
-    if leads(runner):
-        run.signal_go_after(runner, runner.environment.parsed_options.settle_s)
+    if leads(runner) and not RUN.go_planned:
+        RUN.go_planned = True
+        devices = user_count - fixed_users(runner.environment)
+        run.signal_go_after(runner, devices, runner.environment.parsed_options.settle_s)
+
+
+def fixed_users(environment: Any) -> int:
+    """The users of fixed count (the operator): not devices."""
+    return sum(c.fixed_count for c in environment.user_classes)
 
 
 _environment: Any = None

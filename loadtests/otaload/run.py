@@ -24,19 +24,22 @@ log = logging.getLogger("otaload")
 FLEET, ASSIGNED, GO, STORM = "otaload_fleet", "otaload_assigned", "otaload_go", "otaload_storm"
 RELAYED = (ASSIGNED, GO, STORM)
 REPORT_KEY = "otaload"
-WAIT_S = 600.0  # the longest a user waits for the fleet or the go signal
+WAIT_S = 600.0
+READY_POLL_S = 0.2  # the longest a user waits for the fleet or the go signal
 
 
 @dataclass
 class Tally:
     """Per process: devices told of the package, done with it, and push arrival times (wall ms)."""
 
+    ready: int = 0  # connected, and told what runs on them and what should
     told: int = 0
     updated: int = 0
     failed: int = 0
     pushes: list[float] = field(default_factory=list)
 
     def add(self, data: dict[str, Any]) -> None:
+        self.ready += int(data.get("ready", 0))
         self.told += int(data.get("told", 0))
         self.updated += int(data.get("updated", 0))
         self.failed += int(data.get("failed", 0))
@@ -44,9 +47,9 @@ class Tally:
 
     def take(self) -> dict[str, Any]:
         """The counts since the last take (a worker's report), reset."""
-        data: dict[str, Any] = {"told": self.told, "updated": self.updated, "failed": self.failed}
-        data["pushes"] = self.pushes
-        self.told = self.updated = self.failed = 0
+        data: dict[str, Any] = {"ready": self.ready, "told": self.told}
+        data.update(updated=self.updated, failed=self.failed, pushes=self.pushes)
+        self.ready = self.told = self.updated = self.failed = 0
         self.pushes = []
         return data
 
@@ -58,6 +61,7 @@ class Run:
         self.fleet: Fleet | None = None
         self.fleet_ready = gevent.event.Event()
         self.go = gevent.event.Event()
+        self.go_planned = False  # the master (or lone process) has planned the go signal
         self.assigned = gevent.event.Event()
         self.assigned_ms: float | None = None
         self.expected = 0  # devices the assignment targets
@@ -85,7 +89,8 @@ class Run:
     def assigned_at(self) -> float | None:
         return self.assigned_ms
 
-    def note(self, *, told: int = 0, updated: int = 0, failed: int = 0) -> None:
+    def note(self, *, ready: int = 0, told: int = 0, updated: int = 0, failed: int = 0) -> None:
+        self.tally.ready += ready
         self.tally.told += told
         self.tally.updated += updated
         self.tally.failed += failed
@@ -180,10 +185,16 @@ def hand_out(runner: Any, fleet: Fleet) -> None:
         RUN.apply(FLEET, {"fleet": fleet.as_message(), "part": 0, "parts": 1})
 
 
-def signal_go_after(runner: Any, settle_s: float) -> None:
-    """Every user is spawned: after `settle_s` the operator may assign."""
+def signal_go_after(runner: Any, devices: int, settle_s: float) -> None:
+    """Every user is spawned: once `devices` are ready (or WAIT_S has passed), and `settle_s`
+    after, the operator may assign."""
 
     def later() -> None:
+        deadline = time.monotonic() + WAIT_S
+        while counts(runner).ready < devices and time.monotonic() < deadline:
+            gevent.sleep(READY_POLL_S)
+        if counts(runner).ready < devices:
+            log.warning("otaload: %d of %d devices ready; going on", counts(runner).ready, devices)
         gevent.sleep(settle_s)
         broadcast(runner, GO)
         if isinstance(runner, MasterRunner):

@@ -4,18 +4,12 @@ seconds each, then held until --run-time. Without the waves tag it is Locust's p
 
 from __future__ import annotations
 
-import math
 import time
 
 from locust import LoadTestShape
 
 from otaload.options import WAVES
-
-
-def wave_users(elapsed_s: float, users: int, waves: int, wave_s: float) -> int:
-    """Users wanted `elapsed_s` into the run: one more step each `wave_s`, all after `waves`."""
-    step = min(waves, int(elapsed_s // wave_s) + 1)
-    return min(users, math.ceil(users * step / waves))
+from otaload.waves import wave_users
 
 
 class Waves(LoadTestShape):

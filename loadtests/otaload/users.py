@@ -65,6 +65,7 @@ class DeviceUser(User):
         self.next_telemetry = time.monotonic()
         RUN.storm_listeners.add(self)
         self._connect(reconnect=False)
+        RUN.note(ready=1)
 
     def make_link(self, token: str) -> Link:
         raise NotImplementedError

@@ -29,6 +29,10 @@ class LocustRun:
         with Path(f"{self.csv_prefix}_failures.csv").open(newline="") as rows:
             return list(csv.DictReader(rows))
 
+    def verdict(self) -> list[str]:
+        """otaload's own lines: the tally and each threshold passed."""
+        return [line for line in self.output.splitlines() if "otaload: " in line]
+
     def count(self, request_type: str, name: str) -> int:
         row = self.stats().get((request_type, name))
         return int(row["Request Count"]) if row else 0
