@@ -7,8 +7,11 @@ import logging
 from typing import Any
 
 import gevent
+import httpx
 from locust import FastHttpUser, events
 from locust.runners import WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
+from otatarget.rest import RestError
 
 from otaload import options as opts
 from otaload import run
@@ -91,15 +94,22 @@ def on_test_start(environment: Any, **_: Any) -> None:
     mqtt, coap = endpoints(url, options.mqtt_port, options.coap_port)
     # One device per device user: the users less the fixed ones (the operator).
     devices = options.devices or max(1, options.num_users - fixed_users(environment))
-    fleet: Fleet = prepare(
-        url,
-        (options.username, options.password),
-        mqtt,
-        coap,
-        devices=devices,
-        profile=options.device_profile,
-        tokens_csv=options.tokens_csv,
-    )
+    try:
+        fleet: Fleet = prepare(
+            url,
+            (options.username, options.password),
+            mqtt,
+            coap,
+            devices=devices,
+            profile=options.device_profile,
+            tokens_csv=options.tokens_csv,
+        )
+    except (OSError, ValueError, RestError, httpx.HTTPError) as error:
+        # No fleet, no run: say why and stop, rather than leave the users waiting for one.
+        log.error("otaload: cannot prepare the fleet: %s", error)
+        environment.process_exit_code = 2
+        gevent.spawn(runner.quit)
+        return
     set_host(environment, url)
     log.info("otaload: %d devices in profile %s", len(fleet.devices), fleet.profile_id)
     run.hand_out(runner, fleet)
@@ -133,6 +143,9 @@ def stop_when_done(runner: Any) -> None:
         tally = run.counts(runner)
         if RUN.expected and tally.updated + tally.failed >= RUN.expected:
             log.info("otaload: all %d devices are done; stopping", RUN.expected)
+            # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC and not at the end:
+            # one more round, so that they hold the last updates.
+            gevent.sleep(CSV_STATS_INTERVAL_SEC * 1.5)
             runner.quit()
             return
 

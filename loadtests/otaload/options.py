@@ -29,7 +29,7 @@ def add_arguments(parser: Any) -> None:
         "--devices",
         type=int,
         default=0,
-        help="Devices to make in a new profile (0: as many as --users). Ignored with "
+        help="Devices to make in a new profile (0: one per device user). Ignored with "
         "--tokens-csv or --device-profile.",
     )
     group.add_argument(

@@ -265,6 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         return int(conformance_main(arguments[1:]))
+    if arguments[:1] == ["loadtest"]:
+        from otaload.cli import main as loadtest_main
+
+        return loadtest_main(arguments[1:])
     from importlib.metadata import version
 
     parser = argparse.ArgumentParser(prog="otakit", description=__doc__)
@@ -275,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("device", help="run a virtual device (otakit device -h)")
     commands.add_parser("simulate", help="run a virtual fleet (otakit simulate -h)")
     commands.add_parser("conformance", help="run the conformance suite (otakit conformance -h)")
+    commands.add_parser("loadtest", help="run Locust's load tests (otakit loadtest --help)")
     args = vars(parser.parse_args(arguments))
     command = args.pop("command")
     if command == "admin":

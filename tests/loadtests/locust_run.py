@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
+LOCUSTFILE = ROOT / "loadtests" / "otaload" / "locustfile.py"
 ALL_DEVICES = ("MqttDevice", "Mqtt5Device", "HttpDevice", "CoapDevice")
 Row = dict[str, str]
 

@@ -109,3 +109,24 @@ def test_a_server_fault_fails_the_run(tmp_path: Path) -> None:
     assert "update" in errors and "checksum: checksum mismatch" in errors["update"], errors
     assert "threshold passed: failure ratio" in run.output
     assert run.count("MQTT", "updated") == 0
+
+
+def test_pace_and_percentile_thresholds_fail_the_run(tmp_path: Path) -> None:
+    """otakit notifying twice its pack size per interval passes --check-pace; a connect p50 of
+    at most 0.01 ms cannot be met: the run fails and says both."""
+    run = run_locust(
+        [
+            *("--start-local", "-u", "41", "-r", "41", "-t", "60s", "--settle-s", "1"),
+            *("--stop-when-done", "--tags", "campaign", "--check-pace"),
+            *("--pack-size", "10", "--pack-interval-ms", "1000"),
+            *("--inject-fault", "pack_size_exceeded", "--max-percentile", "MQTT:connect:50:0.01"),
+            *ALL_DEVICES,
+            "Operator",
+        ],
+        tmp_path,
+    )
+    assert run.returncode == 1, run.output[-4000:]
+    verdict = "\n".join(run.verdict())
+    assert "threshold passed: pace: 20 notifications within" in verdict, verdict
+    assert "threshold passed: MQTT connect p50 is" in verdict, verdict
+    assert run.count("MQTT", "updated") == 10  # the updates themselves went through

@@ -1,9 +1,10 @@
 """otakit's load tests: whole OTA updates by thousands of devices, with an operator on the REST
 API. Pick the scenario by tag and the transports by user class, e.g.
 
-    locust -f loadtests/locustfile.py --headless --start-local -u 201 -r 100 -t 2m \
+    otakit loadtest --headless --start-local -u 201 -r 100 -t 2m \
         --tags campaign --stop-when-done MqttDevice Mqtt5Device HttpDevice CoapDevice Operator
 
+(`otakit loadtest` is `locust -f` this file.)
 loadtests/README.md has the options, the metrics and distributed runs.
 """
 
