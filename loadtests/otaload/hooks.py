@@ -165,8 +165,10 @@ def on_quitting(environment: Any, **_: Any) -> None:
             broken = verdict(environment.stats, environment.parsed_options, tally)
             for reason in broken:
                 log.error("otaload: threshold passed: %s", reason)
-            if broken:
-                environment.process_exit_code = 1
+            if environment.process_exit_code is None:
+                # The thresholds decide, not Locust's rule of exit code 1 on any failure: a run
+                # may allow some (--max-fail-ratio).
+                environment.process_exit_code = 1 if broken else 0
     finally:
         server, Hooks.local_server = Hooks.local_server, None
         if server is not None:

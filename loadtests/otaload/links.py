@@ -215,7 +215,9 @@ class HttpLink:
         self._closed = True
 
     def abort(self) -> None:
+        """The device's connections drop, a long poll in flight with them."""
         self._closed = True
+        self.client.client.close()  # geventhttpclient's pool opens new ones when next asked
 
     def _call(self, method: str, path: str, query: dict[str, Any], name: str, **kw: Any) -> Any:
         """One request; its time limit is the user's network_timeout (FastHttpUser's)."""
