@@ -59,6 +59,7 @@ class Run:
 
     def __init__(self) -> None:
         self.fleet: Fleet | None = None
+        self.fleet_at: float | None = None  # time.perf_counter() when it arrived
         self.fleet_ready = gevent.event.Event()
         self.go = gevent.event.Event()
         self.go_planned = False  # the master (or lone process) has planned the go signal
@@ -104,6 +105,7 @@ class Run:
             self.part = (int(data["part"]), int(data["parts"]))
             for listener in self.on_fleet:
                 listener(self.fleet)
+            self.fleet_at = time.perf_counter()
             self.fleet_ready.set()
         elif kind == ASSIGNED:
             self.assigned_ms, self.expected = float(data["at"]), int(data["expected"])
@@ -179,7 +181,7 @@ def hand_out(runner: Any, fleet: Fleet) -> None:
         for part, worker in enumerate(workers):
             message = {"fleet": whole, "part": part, "parts": len(workers)}
             runner.send_message(FLEET, message, worker)
-        RUN.fleet = fleet
+        RUN.fleet, RUN.fleet_at = fleet, time.perf_counter()
         RUN.fleet_ready.set()
     elif isinstance(runner, LocalRunner):
         RUN.apply(FLEET, {"fleet": fleet.as_message(), "part": 0, "parts": 1})

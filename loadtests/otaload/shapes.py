@@ -9,6 +9,7 @@ import time
 from locust import LoadTestShape
 
 from otaload.options import WAVES
+from otaload.run import RUN
 from otaload.waves import wave_users
 
 
@@ -18,6 +19,11 @@ class Waves(LoadTestShape):
     def elapsed(self) -> float:
         start: float = self.start_time
         return time.perf_counter() - start
+
+    def into_waves(self) -> float:
+        """Seconds since the fleet was made: the first wave starts then, not before."""
+        made = RUN.fleet_at
+        return 0.0 if made is None else time.perf_counter() - made
 
     def tick(self) -> tuple[int, float] | None:
         options = self.runner.environment.parsed_options if self.runner else None
@@ -29,6 +35,6 @@ class Waves(LoadTestShape):
         users = options.num_users or 1
         if WAVES not in (options.tags or []):
             return users, options.spawn_rate
-        return wave_users(self.elapsed(), users, options.wave_count, options.wave_s), (
+        return wave_users(self.into_waves(), users, options.wave_count, options.wave_s), (
             options.spawn_rate
         )

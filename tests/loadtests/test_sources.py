@@ -64,8 +64,10 @@ def campaign(server: local.LocalServer, tmp_path: Path, *source: str) -> None:
 
 
 def test_tokens_from_the_rest_api(server: local.LocalServer, tmp_path: Path) -> None:
+    """And the MQTT and CoAP devices' sockets bound to two local addresses in turn."""
     profile, _ = operators_fleet(server)
-    campaign(server, tmp_path, "--device-profile", profile)
+    sources = ("--source-addresses", "127.0.0.2,127.0.0.3")
+    campaign(server, tmp_path, "--device-profile", profile, *sources)
 
 
 def test_tokens_from_a_csv_file(server: local.LocalServer, tmp_path: Path) -> None:
