@@ -63,15 +63,14 @@ class MqttTransport:
         return None  # the chunk arrives as a message
 
     def _message(self, topic, message):
-        topic = topic.decode()
-        if topic.startswith(p.ATTRIBUTES_RESPONSE_TOPIC):
+        what, number = p.incoming(topic.decode(), self.kind, self.request_id)
+        if what == p.ATTRIBUTES_RESPONSE:
             self.agent.attributes(json.loads(message).get("shared", {}))
-        elif topic == p.ATTRIBUTES_TOPIC:
+        elif what == p.PUSH:
             self.agent.attributes(json.loads(message))
-        elif topic.startswith(p.chunk_response_prefix(self.kind, self.request_id)):
-            index = int(topic[topic.rfind("/") + 1 :])
-            if index == self._expected:  # a late duplicate of an earlier answer is dropped
+        elif what == p.CHUNK:
+            if number == self._expected:  # a late duplicate of an earlier answer is dropped
                 self._expected = None
                 self.agent.chunk(message)
-        elif topic == p.OTA_ERROR_TOPIC:
+        elif what == p.OTA_ERROR:
             self.last_error = message.decode()

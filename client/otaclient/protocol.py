@@ -33,6 +33,29 @@ def chunk_response_filter(kind):
     return "v2/%s/response/+/chunk/+" % kind
 
 
+# What an incoming MQTT message is, by its topic (see incoming()).
+PUSH = "push"
+ATTRIBUTES_RESPONSE = "attributes response"
+CHUNK = "chunk"
+OTA_ERROR = "ota error"
+
+
+def incoming(topic, kind, request_id):
+    """(what, number) of a message on `topic`: (PUSH, None), (ATTRIBUTES_RESPONSE, its request
+    number), (CHUNK, its index) for an answer to chunk request `request_id`, (OTA_ERROR, None);
+    (None, None) for anything else, such as an earlier connection's answers."""
+    if topic == ATTRIBUTES_TOPIC:
+        return PUSH, None
+    if topic.startswith(ATTRIBUTES_RESPONSE_TOPIC):
+        return ATTRIBUTES_RESPONSE, int(topic[len(ATTRIBUTES_RESPONSE_TOPIC) :])
+    prefix = chunk_response_prefix(kind, request_id)
+    if topic.startswith(prefix):
+        return CHUNK, int(topic[len(prefix) :])
+    if topic == OTA_ERROR_TOPIC:
+        return OTA_ERROR, None
+    return None, None
+
+
 # Shared attributes announcing a package, and what the device reports.
 def key(kind, suffix):
     return kind + "_" + suffix

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import struct
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -42,10 +41,19 @@ import gevent.lock
 import gevent.socket
 
 from otamqtt.codec import Decoder, MalformedPacket, encode
+from otamqtt.errors import (
+    LINGER_RESET,
+    ConnectionClosed,
+    ConnectRefused,
+    MqttError,
+    MqttTimeout,
+    PublishRefused,
+    SubscribeRefused,
+    code_name,
+)
 from otamqtt.packets import (
     ConnAck,
     Connect,
-    ConnectReturnCode,
     Disconnect,
     Packet,
     PingReq,
@@ -79,54 +87,8 @@ MessageHandler = Callable[[str, bytes], None]
 CloseHandler = Callable[[Exception | None], None]
 READ_SIZE = 64 * 1024
 _V5 = ProtocolVersion.V5
-# An RST on close: the peer sees its connection reset, as when a link breaks, not a clean end.
-_LINGER_RESET = struct.pack("ii", 1, 0)
 # libev's cached loop time lets a timer fire a hair before time.monotonic() says it is due.
 _EARLY = 0.005
-
-
-class MqttError(Exception):
-    """An MQTT operation failed; `code` is the broker's return or reason code when it sent one."""
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class ConnectRefused(MqttError):
-    """CONNACK refused the connection: `code` is its 3.1.1 return code or MQTT 5 reason code."""
-
-
-class SubscribeRefused(MqttError):
-    """SUBACK refused a topic filter: `code` is the first refusal, `codes` all of SUBACK's."""
-
-    def __init__(self, message: str, code: int, codes: tuple[int, ...]) -> None:
-        super().__init__(message, code)
-        self.codes = codes
-
-
-class PublishRefused(MqttError):
-    """An MQTT 5 PUBACK with a reason code of 0x80 or more."""
-
-
-class MqttTimeout(MqttError):
-    """No answer or no progress in time (connect, CONNACK, a write, SUBACK, PUBACK, PINGRESP)."""
-
-
-class ConnectionClosed(MqttError):
-    """The connection could not be made, or ended; `code` is the server's MQTT 5 DISCONNECT
-    reason code when it sent one."""
-
-
-def code_name(code: int, version: ProtocolVersion, connack: bool = False) -> str:
-    """`code` with its spec name, for messages: 3.1.1 names only CONNACK's return codes."""
-    names: type[ConnectReturnCode] | type[ReasonCode] | None = ReasonCode
-    if version is not _V5:
-        names = ConnectReturnCode if connack else None
-    try:
-        return f"{code:#04x} {names(code).name}" if names else f"{code:#04x}"
-    except ValueError:
-        return f"{code:#04x}"
 
 
 class MqttClient:
@@ -342,7 +304,7 @@ class MqttClient:
         if sock is None:
             return
         with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
         self._finish(sock, ConnectionClosed("aborted by the client"))
 
     # ---- sending ----------------------------------------------------------------------------

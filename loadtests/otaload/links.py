@@ -176,15 +176,16 @@ class MqttLink:
         return wait_push(self._pushes, timeout, "MQTT connection closed")
 
     def _message(self, topic: str, payload: bytes) -> None:
-        if topic == p.ATTRIBUTES_TOPIC:
+        what, number = p.incoming(topic, self.kind, self._request_id)
+        if what == p.PUSH:
             self._pushes.put(json.loads(payload))
-        elif topic.startswith(p.ATTRIBUTES_RESPONSE_TOPIC):
-            answer = self._answers.get(int(topic[len(p.ATTRIBUTES_RESPONSE_TOPIC) :]))
+        elif what == p.ATTRIBUTES_RESPONSE:
+            answer = self._answers.get(number)
             if answer is not None and not answer.ready():
                 answer.set(json.loads(payload).get("shared", {}))
-        elif topic.startswith(p.chunk_response_prefix(self.kind, self._request_id)):
-            self._replies.put((int(topic[topic.rfind("/") + 1 :]), payload))
-        elif topic == p.OTA_ERROR_TOPIC:
+        elif what == p.CHUNK:
+            self._replies.put((number, payload))
+        elif what == p.OTA_ERROR:
             self._replies.put((None, payload))
         # Answers to an earlier connection's requests are dropped, as a device drops them.
 

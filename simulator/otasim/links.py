@@ -174,14 +174,15 @@ class MqttLink:
         return await wait_push(self._pushes, timeout, "MQTT connection closed")
 
     def _message(self, topic: str, payload: bytes) -> None:
-        if topic == p.ATTRIBUTES_TOPIC:
+        what, number = p.incoming(topic, self.kind, self._request_id)
+        if what == p.PUSH:
             self._pushes.put_nowait(json.loads(payload))
-        elif topic.startswith(p.ATTRIBUTES_RESPONSE_TOPIC):
-            answer = self._answers.get(int(topic[len(p.ATTRIBUTES_RESPONSE_TOPIC) :]))
+        elif what == p.ATTRIBUTES_RESPONSE:
+            answer = self._answers.get(number)
             if answer is not None and not answer.done():
                 answer.set_result(json.loads(payload).get("shared", {}))
-        elif topic.startswith(p.chunk_response_prefix(self.kind, self._request_id)):
-            self.replies.put_nowait((int(topic[topic.rfind("/") + 1 :]), payload))
+        elif what == p.CHUNK:
+            self.replies.put_nowait((number, payload))
         # Answers to an earlier connection's requests are dropped, as a device drops them.
 
 

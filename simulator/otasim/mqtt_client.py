@@ -15,14 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import struct
 from collections.abc import Callable, Iterable
 
 from otamqtt.codec import Decoder, MalformedPacket, encode
+from otamqtt.errors import (
+    LINGER_RESET,
+    ConnectionClosed,
+    ConnectRefused,
+    MqttError,
+    MqttTimeout,
+    PublishRefused,
+    SubscribeRefused,
+    code_name,
+)
 from otamqtt.packets import (
     ConnAck,
     Connect,
-    ConnectReturnCode,
     Disconnect,
     Packet,
     PingReq,
@@ -56,52 +64,6 @@ __all__ = [
 MessageHandler = Callable[[str, bytes], None]
 READ_SIZE = 64 * 1024
 _V5 = ProtocolVersion.V5
-# An RST on close: the peer sees its connection reset, as when a link breaks, not a clean end.
-_LINGER_RESET = struct.pack("ii", 1, 0)
-
-
-class MqttError(Exception):
-    """An MQTT operation failed; `code` is the broker's return or reason code when it sent one."""
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class ConnectRefused(MqttError):
-    """CONNACK refused the connection: `code` is its 3.1.1 return code or MQTT 5 reason code."""
-
-
-class SubscribeRefused(MqttError):
-    """SUBACK refused a topic filter: `code` is the first refusal, `codes` all of SUBACK's."""
-
-    def __init__(self, message: str, code: int, codes: tuple[int, ...]) -> None:
-        super().__init__(message, code)
-        self.codes = codes
-
-
-class PublishRefused(MqttError):
-    """An MQTT 5 PUBACK with a reason code of 0x80 or more."""
-
-
-class MqttTimeout(MqttError):
-    """No answer in time (CONNACK, SUBACK, PUBACK or PINGRESP)."""
-
-
-class ConnectionClosed(MqttError):
-    """The connection could not be made, or ended; `code` is the server's MQTT 5 DISCONNECT
-    reason code when it sent one."""
-
-
-def code_name(code: int, version: ProtocolVersion, connack: bool = False) -> str:
-    """`code` with its spec name, for messages: 3.1.1 names only CONNACK's return codes."""
-    names: type[ConnectReturnCode] | type[ReasonCode] | None = ReasonCode
-    if version is not _V5:
-        names = ConnectReturnCode if connack else None
-    try:
-        return f"{code:#04x} {names(code).name}" if names else f"{code:#04x}"
-    except ValueError:
-        return f"{code:#04x}"
 
 
 async def connect(
@@ -312,7 +274,7 @@ class MqttClient:
         sock = self._writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
         self._writer.transport.abort()
         self._finish(ConnectionClosed("aborted by the client"))
 

@@ -6,6 +6,7 @@ import gc
 import json
 
 from otaclient import protocol as p
+from otaclient import updater as u
 from otaclient.agent import Agent
 from otaclient.checksums import checksum_of
 from otaclient.updater import Updater
@@ -250,6 +251,37 @@ class HeapRun:
         print("PEAK_HEAP %d" % self.peak)
 
 
+def check_incoming_topics():
+    """Each kind of incoming MQTT message is told apart by its topic; another connection's
+    chunk answers are not ours."""
+    assert p.incoming("v1/devices/me/attributes", "fw", 2) == (p.PUSH, None)
+    assert p.incoming("v1/devices/me/attributes/response/17", "fw", 2) == (
+        p.ATTRIBUTES_RESPONSE,
+        17,
+    )
+    assert p.incoming("v2/fw/response/2/chunk/40", "fw", 2) == (p.CHUNK, 40)
+    assert p.incoming("v2/fw/response/1/chunk/40", "fw", 2) == (None, None)
+    assert p.incoming("v2/sw/response/2/chunk/3", "fw", 2) == (None, None)
+    assert p.incoming("v2/sw/response/2/chunk/3", "sw", 2) == (p.CHUNK, 3)
+    assert p.incoming("v2/fw/error", "fw", 2) == (p.OTA_ERROR, None)
+
+
+def check_interrupted():
+    """A dropped connection takes the queued requests with it, not the device's own work."""
+    agent = Agent(None, None, None, None)
+    agent.handle([])
+    agent._queue = [
+        (u.REQUEST_CHUNK, 3, 100),
+        (u.INSTALL, {}),
+        (u.REQUEST_ATTRIBUTES, []),
+        (u.TELEMETRY, {"fw_state": "UPDATING"}),
+    ]
+    agent._running = True
+    agent.interrupted()
+    assert [a[0] for a in agent._queue] == [u.INSTALL, u.TELEMETRY]
+    assert not agent._running
+
+
 def main(vectors):
     check_checksums(vectors)
     check_update(vectors)
@@ -258,6 +290,8 @@ def main(vectors):
     check_short_replies(vectors)
     check_resume(vectors)
     check_backoff()
+    check_incoming_topics()
+    check_interrupted()
     print("CORE OK")
 
 
