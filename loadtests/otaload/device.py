@@ -27,7 +27,6 @@ from otaload.metrics import (
     UPDATE,
     UPDATED,
     VERIFIED,
-    Cause,
     OtaFailure,
     Reporter,
     cause_of_error,
@@ -134,13 +133,17 @@ class OtaDevice:
             raise
         self.reporter.success(name, (time.perf_counter() - started) * 1000)
         self.connected = True
-        if reconnect:
-            unsent, self.unsent = self.unsent, []
-            for values in unsent:
-                self.agent.transport.send_telemetry(values)
-            self.agent.handle(self.updater.reconnected())
-        else:
-            self.agent.handle(self.updater.start())
+        try:
+            if reconnect:
+                unsent, self.unsent = self.unsent, []
+                for values in unsent:
+                    self.agent.transport.send_telemetry(values)
+                self.agent.handle(self.updater.reconnected())
+            else:
+                self.agent.handle(self.updater.start())
+        except OtaFailure as failure:  # the first requests on the new connection
+            self.reporter.failure(UPDATE, 0, failure)
+            raise
 
     def drop(self) -> None:
         """The connection breaks under the device (a request in flight fails as CLOSED)."""
@@ -222,6 +225,3 @@ class OtaDevice:
             )
         elif state == p.DOWNLOADING:
             self.download_started = None
-
-
-__all__ = ["Cause", "OtaDevice"]

@@ -16,8 +16,9 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, between, tag, task
 
+from otaload.metrics import now_ms
 from otaload.options import CAMPAIGN, STEADY, STORM, WAVES
-from otaload.run import ASSIGNED, RUN, WAIT_S, broadcast, wall_ms
+from otaload.run import ASSIGNED, RUN, WAIT_S, broadcast
 from otaload.run import STORM as STORM_MESSAGE
 
 PACKAGE_FIELDS = {"FIRMWARE": "firmwareId", "SOFTWARE": "softwareId"}
@@ -73,7 +74,7 @@ class Operator(FastHttpUser):
     def _upload(self) -> dict[str, Any]:
         options = self.options
         data = package_bytes(options.package_size)
-        version = "load-" + hashlib.sha256(str(wall_ms()).encode()).hexdigest()[:8]
+        version = "load-" + hashlib.sha256(str(now_ms()).encode()).hexdigest()[:8]
         info = self._call(
             "POST",
             "/api/otaPackage",
@@ -97,7 +98,7 @@ class Operator(FastHttpUser):
         path = f"/api/deviceProfile/{self.fleet.profile_id}"
         profile = self._call("GET", path, name="/api/deviceProfile/[id]")
         profile[PACKAGE_FIELDS[self.options.package_type]] = self.package["id"]
-        at = wall_ms()
+        at = now_ms()
         self._call("POST", "/api/deviceProfile", json=profile)
         broadcast(
             self.environment.runner, ASSIGNED, {"at": at, "expected": len(self.fleet.devices)}
@@ -109,7 +110,7 @@ class Operator(FastHttpUser):
         count = math.ceil(len(devices) * self.options.updating_fraction)
         # Evenly spread over the fleet, so every transport's users get some.
         share = [devices[i * len(devices) // count] for i in range(count)]
-        at = wall_ms()
+        at = now_ms()
         for device_id, _token in share:
             device = self._call("GET", f"/api/device/{device_id}", name="/api/device/[id]")
             device[PACKAGE_FIELDS[self.options.package_type]] = self.package["id"]

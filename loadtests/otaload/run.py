@@ -63,10 +63,8 @@ class Run:
         self.fleet_ready = gevent.event.Event()
         self.go = gevent.event.Event()
         self.go_planned = False  # the master (or lone process) has planned the go signal
-        self.assigned = gevent.event.Event()
         self.assigned_ms: float | None = None
         self.expected = 0  # devices the assignment targets
-        self.storms = 0
         self.storm_listeners: set[Any] = set()  # devices to drop in a storm
         self.next_device = 0
         self.part = (0, 1)  # this process's share of the fleet: (part, parts)
@@ -109,11 +107,9 @@ class Run:
             self.fleet_ready.set()
         elif kind == ASSIGNED:
             self.assigned_ms, self.expected = float(data["at"]), int(data["expected"])
-            self.assigned.set()
         elif kind == GO:
             self.go.set()
         elif kind == STORM:
-            self.storms += 1
             for device in list(self.storm_listeners):
                 device.storm()
 
@@ -203,7 +199,3 @@ def signal_go_after(runner: Any, devices: int, settle_s: float) -> None:
             RUN.go.set()
 
     gevent.spawn(later)
-
-
-def wall_ms() -> float:
-    return time.time() * 1000

@@ -60,7 +60,7 @@ class DeviceUser(User):
             RUN.assigned_at,
             self._pushed,
         )
-        self.told = False
+        self.told = self.counted = False
         self.storm_pending = False
         self.next_telemetry = time.monotonic()
         RUN.storm_listeners.add(self)
@@ -130,8 +130,9 @@ class DeviceUser(User):
         storm, self.storm_pending = self.storm_pending, False
         try:
             self.device.connect(reconnect=reconnect or storm)
-        except OtaFailure as failure:
+        except OtaFailure as failure:  # reported by connect()
             self.device.drop()
+            self.device.agent.interrupted()
             if failure.cause == Cause.REFUSED and not reconnect:
                 raise  # a refused token is the run's setup, not load: stop this user loudly
             self.device.failed_request()
@@ -145,7 +146,7 @@ class DeviceUser(User):
         if not self.told and device.updater.announced() is not None:
             self.told = True
             RUN.note(told=1)
-        if device.outcome is not None and not getattr(self, "counted", False):
+        if device.outcome is not None and not self.counted:
             self.counted = True
             RUN.note(
                 updated=int(device.outcome == p.UPDATED), failed=int(device.outcome == p.FAILED)
