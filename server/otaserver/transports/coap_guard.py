@@ -7,6 +7,8 @@ what it dislikes once per datagram, some with tracebacks. So:
 - every datagram is screened here before aiocoap sees it: a message format error gets a Reset
   when it was confirmable and is dropped otherwise (RFC 7252 §4.2); a confirmable request with an
   option aiocoap cannot decode gets 4.02 Bad Option; the rest goes on to aiocoap;
+- a send that the kernel refuses with the error an ICMP message left on the socket (a datagram
+  sent earlier to a peer that has gone) is made again: see `guarded_transport`;
 - aiocoap logs to a logger of ours, whose filter turns its warnings and errors into one throttled
   line each, without traceback, and its per-message chatter (pings, duplicates) into debug lines.
 
@@ -20,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiocoap
@@ -36,6 +39,22 @@ from . import coap_wire
 LIBRARY_LOGGER = "otaserver.coap.aiocoap"
 MALFORMED = "coap-malformed"
 MAX_DETAIL = 200
+# The errors an ICMP message can leave pending on a UDP socket (Linux: icmp_err_convert,
+# icmpv6_err_convert), and how often a datagram is sent again when its send returns one.
+ICMP_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EHOSTDOWN,
+        errno.EACCES,
+        errno.EPROTO,
+        errno.ENOPROTOOPT,
+        errno.EMSGSIZE,
+        errno.EOPNOTSUPP,
+    }
+)
+SEND_ATTEMPTS = 3
 
 
 def _sender(address: Any) -> str:
@@ -104,12 +123,55 @@ def guarded_transport(warnings: ThrottledLog, site: Any = None) -> type[Any]:
     With a `site` that has `fast_download` (transports.coap.DeviceSite), a block request of a
     download is answered without aiocoap's message and token layers: a piggybacked response
     made by the same code aiocoap would call. Any other request, and any that this path
-    cannot answer with success, goes on to aiocoap as before."""
+    cannot answer with success, goes on to aiocoap as before.
+
+    A send refused with an error an ICMP message left on the socket is made again. aiocoap
+    sets IP(V6)_RECVERR, so an ICMP error (port unreachable: a datagram to a device that closed
+    its socket, such as a notification to an observer that went away without deregistering)
+    is queued on the error queue, where aiocoap reads it with the sender it belongs to, *and*
+    kept as the socket's pending error, which Linux returns from the next send of the socket,
+    whoever that send is for, without sending its datagram. aiocoap 0.4.17 then blames that
+    datagram's peer (udp6 `error_received` takes the remote being sent to): it ends that
+    peer's requests and observations and stops retransmitting to it. In a reconnect storm, the
+    separate response to a device's new Observe registration was lost that way when it was the
+    next send after one to that device's (or another's) departed socket: the device had the
+    empty ACK and never a response. The pending error is consumed by the send it failed, so
+    sending again sends the datagram; the error itself reaches the right peer through the
+    error queue. A send that fails SEND_ATTEMPTS times is reported as aiocoap would."""
     guard = DatagramGuard()
     fast_download = getattr(site, "fast_download", None)
     running: set[asyncio.Future[Any]] = getattr(site, "running", set())
 
     class GuardedUDP6(MessageInterfaceUDP6):  # type: ignore[misc]
+        # While a send may be retried: error_received then only notes a pending ICMP error.
+        _retrying = False
+        _refused = False
+
+        def _sent(self, send: Callable[[], None]) -> None:
+            """`send` (one sendmsg, whose OSError the transport hands to error_received), made
+            again while it fails with an ICMP error that was pending on the socket."""
+            for attempt in range(1, SEND_ATTEMPTS + 1):
+                self._retrying, self._refused = attempt < SEND_ATTEMPTS, False
+                try:
+                    send()
+                finally:
+                    self._retrying = False
+                if not self._refused:
+                    return
+
+        def error_received(self, exc: Exception) -> None:
+            if self._retrying and isinstance(exc, OSError) and exc.errno in ICMP_ERRNOS:
+                self._refused = True  # not this datagram's error: _sent sends it again
+                return
+            super().error_received(exc)
+
+        def send(self, message: aiocoap.Message) -> None:
+            self._sent(lambda: MessageInterfaceUDP6.send(self, message))
+
+        def _sendmsg(self, data: bytes, ancdata: list[Any], address: Any) -> None:
+            """A datagram of ours that bypasses aiocoap (a fast answer, a refusal)."""
+            self._sent(lambda: self.transport.sendmsg(data, _reply_ancdata(ancdata), 0, address))
+
         def datagram_msg_received(
             self, data: bytes, ancdata: list[Any], flags: int, address: Any
         ) -> None:
@@ -131,7 +193,7 @@ def guarded_transport(warnings: ThrottledLog, site: Any = None) -> type[Any]:
                     MALFORMED, f"{MALFORMED}: {action} a datagram from {_sender(address)}: {why}"
                 )
                 if reply is not None:
-                    self.transport.sendmsg(reply, _reply_ancdata(ancdata), 0, address)
+                    self._sendmsg(reply, ancdata, address)
                 return
             self._to_aiocoap(data, ancdata, flags, address)
 
@@ -157,7 +219,7 @@ def guarded_transport(warnings: ThrottledLog, site: Any = None) -> type[Any]:
                 return
             response.mtype, response.mid, response.token = ACK, request.mid, request.token
             with contextlib.suppress(OSError):
-                self.transport.sendmsg(response.encode(), _reply_ancdata(ancdata), 0, address)
+                self._sendmsg(response.encode(), ancdata, address)
 
     return GuardedUDP6
 
