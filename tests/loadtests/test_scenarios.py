@@ -29,8 +29,7 @@ pytestmark = pytest.mark.xdist_group("fleet")
 def scenario(tmp_path: Path, tag: str, *extra: str) -> LocustRun:
     run = run_locust([*COMMON, "--tags", tag, *extra, *ALL_DEVICES, "Operator"], tmp_path)
     assert run.returncode == 0, "\n".join(run.verdict()) or run.output[-6000:]
-    for failure in run.failures():  # only reconnections, within what the run allows
-        assert failure["Name"] == "reconnect", run.failures()
+    assert run.failures() == [], run.failures()
     return run
 
 
@@ -67,9 +66,9 @@ def test_campaign_updates_every_device_at_the_servers_pace(tmp_path: Path) -> No
 
 def test_reconnect_storm_every_device_drops_and_still_updates(tmp_path: Path) -> None:
     """Every device drops its connection half a second into the downloads and comes back at
-    once. A reconnection may fail under the storm (seen: a CoAP observation acknowledged and not
-    answered within 30 s); the device backs off and tries again, and the run allows 1 %."""
-    run = scenario(tmp_path, "storm", "--storm-after-s", "0.5", "--max-fail-ratio", "0.01")
+    once. (This run found a server bug: a CoAP response lost for good to an ICMP error another
+    device's closed port left on the socket; see coap_guard.)"""
+    run = scenario(tmp_path, "storm", "--storm-after-s", "0.5")
     assert_updated_and_verified(run, PER_TRANSPORT)
     for transport in TRANSPORTS:
         assert run.count(transport, "reconnect") >= PER_TRANSPORT, transport
