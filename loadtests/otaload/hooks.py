@@ -9,6 +9,7 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, events
 from locust.runners import WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from otaload import options as opts
 from otaload import run
@@ -127,6 +128,9 @@ def stop_when_done(runner: Any) -> None:
         tally = run.counts(runner)
         if RUN.expected and tally.updated + tally.failed >= RUN.expected:
             log.info("otaload: all %d devices are done; stopping", RUN.expected)
+            # Locust writes --csv files every CSV_STATS_INTERVAL_SEC and not again at the end:
+            # wait one more write, so they hold the devices' last events too.
+            gevent.sleep(CSV_STATS_INTERVAL_SEC + DONE_POLL_S)
             runner.quit()
             return
 
