@@ -161,7 +161,9 @@ class OtaDevice:
             return False
         before = self.updater.announced()
         received = now_ms()
-        self.agent.attributes(push)
+        # The updater reads the push first; the agent then runs the whole download at once:
+        # the notification is reported before it (in time, and even if the download fails).
+        actions = self.updater.attributes(push)
         announced = self.updater.announced()
         if announced is not None and announced != before:
             self.notified_at = received
@@ -169,6 +171,7 @@ class OtaDevice:
             assigned = self.assigned_at()
             if assigned is not None:
                 self.reporter.success(NOTIFY, received - assigned)
+        self.agent.handle(actions)
         return True
 
     def _poll_when_idle(self) -> None:
