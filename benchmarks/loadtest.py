@@ -339,6 +339,38 @@ def peak_users(history: list[Row]) -> int:
     return max(counts, default=0)
 
 
+PHASES = (
+    ("connecting", "first connect", "all connected"),
+    ("holding idle", "all connected", "first notify"),
+    ("campaign", "first notify", "all updated"),
+)
+
+
+def phase_cpu(result: Result) -> None:
+    """Each process's share of a core in each phase of the run (from Locust's history)."""
+    spans = [
+        (label, result.phases[a], result.phases[b])
+        for label, a, b in PHASES
+        if a in result.phases and b in result.phases and result.phases[b] - result.phases[a] >= 2
+    ]
+    if not spans:
+        return
+    lengths = ", ".join(f"{label} {b - a:.0f} s" for label, a, b in spans)
+    print(f"CPU, % of one core, by phase: {lengths}")
+    samplers = {"worker": result.sampler, **result.others}
+    for name, sampler in samplers.items():
+        if not sampler.samples:
+            continue
+        shares = []
+        for label, a, b in spans:
+            used, wall = sampler.cpu_between(a, b)
+            share = f"{100 * used / wall:.0f} %"
+            if name == "worker" and label == "holding idle":
+                share += f" ({1e6 * used / wall / result.users:.0f} us per user per second)"
+            shares.append(f"{label} {share}")
+        print(f"    {name:<7} " + ", ".join(shares))
+
+
 def report(result: Result, args: argparse.Namespace) -> Figures:
     samples = result.sampler.samples
     users = result.users
@@ -374,14 +406,7 @@ def report(result: Result, args: argparse.Namespace) -> Figures:
         f"worker CPU, first connect to all UPDATED ({span:.0f} s): {cpu:.1f} s user+sys, "
         f"{100 * cpu / span:.0f} % of a core; {1000 * cpu / users:.2f} ms per user"
     )
-    held_from, held_to = result.phases.get("all connected"), result.phases.get("first notify")
-    if held_from is not None and held_to is not None and held_to - held_from >= 2:
-        idle_cpu, idle_span = result.sampler.cpu_between(held_from, held_to)
-        print(
-            f"worker CPU holding {users} idle connected users (all connected to the first "
-            f"notify, {idle_span:.0f} s): {100 * idle_cpu / idle_span:.0f} % of a core, "
-            f"{1e6 * idle_cpu / idle_span / users:.0f} us per user per second"
-        )
+    phase_cpu(result)
     for name, other in result.others.items():
         if other.samples:
             used, _ = other.cpu_between(start, end)
@@ -512,8 +537,11 @@ def main() -> None:
         if args.html_report is not None:
             sys.exit(html_report(args.html_report, args, workdir))
         args.users = args.users or USERS
-        need = args.users * 2 + 1000
-        print(f"RLIMIT_NOFILE {hard} (inherited by Locust's processes and otakit; need ~{need})")
+        need = args.users + 1000
+        print(
+            f"RLIMIT_NOFILE {hard}, inherited by Locust's processes and otakit (each of the "
+            f"worker and otakit needs ~{need})"
+        )
         print(
             f"campaign: package {args.package_size} B in chunks of {args.chunk_size} B, otakit "
             f"notifies {args.pack_size} devices per {args.pack_interval_ms} ms, spawn rate "
