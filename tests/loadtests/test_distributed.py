@@ -99,6 +99,8 @@ def test_a_master_and_two_workers_update_every_device(tmp_path: Path) -> None:
             stats.get((transport, "verified")),
         )
         assert run.count(transport, "chunk") >= users
+        if transport in ("MQTT", "MQTT5"):  # connected before the assignment: each is pushed it
+            assert run.count(transport, "notify") == users, stats.get((transport, "notify"))
     assert sum(run.count(t, "updated") for t in TRANSPORTS) == DEVICE_USERS
     assert run.failures() == [], run.failures()
     assert stats[("", "Aggregated")]["Failure Count"] == "0"
