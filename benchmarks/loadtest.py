@@ -127,6 +127,12 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
             process.wait(timeout)
 
 
+def machine_busy() -> float:
+    """CPU seconds every core of the machine spent busy (not idle, not waiting on I/O)."""
+    times = psutil.cpu_times()
+    return float(sum(times)) - float(times.idle) - float(getattr(times, "iowait", 0.0))
+
+
 # ---- sampling the worker --------------------------------------------------------------------
 
 
@@ -154,6 +160,8 @@ class Sampler:
     peak_tcp: int = 0
     stopped: threading.Event = field(default_factory=threading.Event)
 
+    machine: bool = False  # instead: the busy CPU seconds of every core of the machine
+
     def find(self) -> psutil.Process | None:
         if self.pid:
             return psutil.Process(self.pid)
@@ -167,6 +175,9 @@ class Sampler:
     def run(self) -> None:
         process = None
         next_tcp = 0.0
+        while self.machine and not self.stopped.is_set():
+            self.samples.append(Sample(time.time(), machine_busy(), 0, 0))
+            self.stopped.wait(self.period)
         while not self.stopped.is_set():
             try:
                 process = process or self.find()
@@ -269,6 +280,7 @@ def run_campaign(users: int, args: argparse.Namespace, workdir: Path) -> Result:
     others = {
         "master": Sampler(master.pid, args.sample_s, tcp=False),
         "otakit": Sampler(0, args.sample_s, tcp=False, parent=master.pid, marker="otaserver"),
+        "machine": Sampler(0, args.sample_s, tcp=False, machine=True),
     }
     threads = [sampler.start()] + [other.start() for other in others.values()]
     master_code = worker_code = None
@@ -357,7 +369,8 @@ def phase_cpu(result: Result) -> None:
         return
     lengths = ", ".join(f"{label} {b - a:.0f} s" for label, a, b in spans)
     print(f"CPU, % of one core, by phase: {lengths}")
-    samplers = {"worker": result.sampler, **result.others}
+    processes = {k: v for k, v in result.others.items() if k != "machine"}
+    samplers = {"worker": result.sampler, **processes}
     for name, sampler in samplers.items():
         if not sampler.samples:
             continue
@@ -369,6 +382,14 @@ def phase_cpu(result: Result) -> None:
                 share += f" ({1e6 * used / wall / result.users:.0f} us per user per second)"
             shares.append(f"{label} {share}")
         print(f"    {name:<7} " + ", ".join(shares))
+    machine = result.others.get("machine")
+    if machine is not None and machine.samples:
+        shares = []
+        for label, a, b in spans:
+            busy, wall = machine.cpu_between(a, b)
+            ours = sum(x.cpu_between(a, b)[0] for x in samplers.values() if x.samples)
+            shares.append(f"{label} {100 * max(busy - ours, 0) / wall:.0f} %")
+        print("    other   " + ", ".join(shares) + " (the machine's busy time less these three)")
 
 
 def report(result: Result, args: argparse.Namespace) -> Figures:
@@ -376,6 +397,9 @@ def report(result: Result, args: argparse.Namespace) -> Figures:
     users = result.users
     print(f"\n## {users} MqttDevice users (+1 Operator) on one Locust worker")
     print(f"exit codes: master {result.master_code}, worker {result.worker_code}")
+    print(
+        f"load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     print(
         f"wall time (master and worker, otakit's start and the fleet's setup included): "
         f"{result.wall_s:.0f} s"
@@ -408,7 +432,7 @@ def report(result: Result, args: argparse.Namespace) -> Figures:
     )
     phase_cpu(result)
     for name, other in result.others.items():
-        if other.samples:
+        if other.samples and name != "machine":
             used, _ = other.cpu_between(start, end)
             print(
                 f"{name} CPU over the same span: {used:.1f} s, {100 * used / span:.0f} % of a "
