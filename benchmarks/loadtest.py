@@ -84,8 +84,8 @@ def parse_args() -> argparse.Namespace:
         default=None,
         metavar="PNG",
         help="The other mode: a campaign of --users (default 200) devices over all four "
-        "transports in one Locust process, its HTML report saved beside PNG and screenshotted "
-        "to PNG.",
+        "transports in one Locust process, its HTML report screenshotted to PNG (the report "
+        "itself stays with --keep).",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the runs' files here")
     return parser.parse_args()
@@ -515,9 +515,9 @@ def side_by_side(base: Figures, main: Figures) -> None:
 
 
 def html_report(png: Path, args: argparse.Namespace, workdir: Path) -> int:
-    """A campaign over all four transports in one Locust process, its HTML report next to `png`
-    and a screenshot of it (the top 1400 px) in `png`."""
-    html = png.with_suffix(".html")
+    """A campaign over all four transports in one Locust process, its HTML report in `workdir`
+    (--keep it) and a screenshot of it (the top 1400 px) in `png`."""
+    html = workdir / png.with_suffix(".html").name
     users = args.users or HTML_USERS
     command = locust(
         *("--headless", "--start-local", "-u", str(users + 1), "-r", "100", "-t", "120s"),
