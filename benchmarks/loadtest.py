@@ -10,9 +10,11 @@ device downloads, verifies and reports UPDATED. The same runs at `--baseline-use
 the per-user figures are printed side by side with their ratio.
 
 Measured here, outside Locust: the worker's CPU (user + system seconds, psutil, every
-`--sample-s`), its peak RSS and open descriptors, its established TCP connections; from Locust:
-the peak user count and the update's metrics (its CSV), and whether its logs warned of CPU above
-90 % or of lost heartbeats.
+`--sample-s`), its peak RSS and open descriptors, its established TCP connections, and the CPU
+of the master, of otakit and of the machine's other processes by phase (connecting, holding idle,
+campaign: the phases' bounds come from Locust's history); from Locust: the peak user count and
+the update's metrics (its CSV), and whether its logs warned of CPU above 90 % or of lost
+heartbeats.
 
     python -m benchmarks.loadtest [--users 10000] [--baseline-users 1000] [--spawn-rate 200]
 
