@@ -115,6 +115,7 @@ class OtaDevice:
         )
         self.connected = False
         self.notified_at: float | None = None  # wall ms of the push that announced the target
+        self.notify_pending = False  # that push's latency is not reported yet
         self.download_started: float | None = None
         self.outcome: str | None = None  # UPDATED or FAILED, once reached
         self.last_poll = time.monotonic()  # the latest attribute request of an idle device
@@ -158,21 +159,33 @@ class OtaDevice:
 
     def listen(self, timeout: float) -> bool:
         """Waits up to `timeout` s for a push and acts on it; True if one came."""
+        self._report_notify()
         push = self.link.next_push(timeout)
         if push is None:
             self._poll_when_idle()
             return False
         before = self.updater.announced()
         received = now_ms()
-        self.agent.attributes(push)
+        # The updater reads the push first; the agent then runs the whole download at once:
+        # the notification is reported before it (in time, and even if the download fails).
+        actions = self.updater.attributes(push)
         announced = self.updater.announced()
         if announced is not None and announced != before:
             self.notified_at = received
+            self.notify_pending = True
             self.on_push(received)
-            assigned = self.assigned_at()
-            if assigned is not None:
-                self.reporter.success(NOTIFY, received - assigned)
+            self._report_notify()
+        self.agent.handle(actions)
         return True
+
+    def _report_notify(self) -> None:
+        """The notification's latency, once the assignment's time is known here: a push can
+        come before it does (while the operator's POST is still in flight, or its time still on
+        its way from the master), and is then reported by a later listen."""
+        assigned = self.assigned_at()
+        if self.notify_pending and self.notified_at is not None and assigned is not None:
+            self.notify_pending = False
+            self.reporter.success(NOTIFY, self.notified_at - assigned)
 
     def _poll_when_idle(self) -> None:
         """Where a push can be missed, an idle device asks for its attributes now and then."""

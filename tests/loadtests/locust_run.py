@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -53,3 +57,34 @@ def run_locust(args: list[str], workdir: Path, timeout: float = 240) -> LocustRu
         timeout=timeout,
     )
     return LocustRun(done.returncode, done.stdout + done.stderr, prefix)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the OS's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_locust(args: list[str], workdir: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`locust -f loadtests/locustfile.py <args>` in the background, its output to `log`, in a
+    session of its own so that `stop_tree` ends it with whatever it started (a local otakit)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command(*args),
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_tree(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Ends a process of `start_locust` and what it started (its session): SIGTERM, so Locust
+    runs its quitting hooks (the local otakit stops), then SIGKILL for whatever is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):  # the session is gone
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout)
