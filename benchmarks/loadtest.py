@@ -45,7 +45,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
+LOCUSTFILE = ROOT / "loadtests" / "otaload" / "locustfile.py"
 CHROMIUM = Path("/usr/bin/chromium")
 USERS, HTML_USERS = 10_000, 200
 ALL_DEVICES = ("MqttDevice", "Mqtt5Device", "HttpDevice", "CoapDevice")

@@ -4,6 +4,7 @@ end of the run and its verdict. The locustfile adds them; a locustfile of one's 
 from __future__ import annotations
 
 import logging
+import shutil
 from typing import Any
 
 import gevent
@@ -72,7 +73,11 @@ def start_local(options: Any) -> None:
     options.mqtt_port = int(server.mqtt.rsplit(":", 1)[1])
     options.coap_port = int(server.coap.rsplit(":", 1)[1])
     options.username, options.password = server.tenant_admin
-    log.info("otaload: otakit started locally at %s (data in %s)", server.url, server.data_dir)
+    log.info(
+        "otaload: otakit started locally at %s (its data, removed at the end: %s)",
+        server.url,
+        server.data_dir,
+    )
 
 
 def set_host(environment: Any, url: str) -> None:
@@ -173,3 +178,4 @@ def on_quitting(environment: Any, **_: Any) -> None:
         server, Hooks.local_server = Hooks.local_server, None
         if server is not None:
             server.stop()
+            shutil.rmtree(server.data_dir, ignore_errors=True)  # a large run's is tens of MB

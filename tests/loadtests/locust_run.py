@@ -47,7 +47,7 @@ def command(*args: str) -> list[str]:
 
 
 def run_locust(args: list[str], workdir: Path, timeout: float = 240) -> LocustRun:
-    """`locust -f loadtests/locustfile.py --headless --csv ... <args>`, to its end."""
+    """`locust -f loadtests/otaload/locustfile.py --headless --csv ... <args>`, to its end."""
     prefix = workdir / "run"
     done = subprocess.run(
         command("--headless", "--csv", str(prefix), "--only-summary", *args),
@@ -68,8 +68,8 @@ def free_port() -> int:
 
 
 def start_locust(args: list[str], workdir: Path, log: Path) -> subprocess.Popen[bytes]:
-    """`locust -f loadtests/locustfile.py <args>` in the background, its output to `log`, in a
-    session of its own so that `stop_tree` ends it with whatever it started (a local otakit)."""
+    """The locustfile with `args` in the background, its output to `log`, in a session of its
+    own so that `stop_tree` ends it with whatever it started (a local otakit)."""
     with log.open("wb") as out:
         return subprocess.Popen(
             command(*args),
