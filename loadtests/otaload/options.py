@@ -148,6 +148,13 @@ def add_arguments(parser: Any) -> None:
         help="Fail when more than --pack-size notifications arrive within --pack-interval-ms.",
     )
     group.add_argument(
+        "--pace-tolerance-ms",
+        type=float,
+        default=100.0,
+        help="--check-pace counts arrivals within the interval less this (at most half of it): "
+        "a pack whose pushes take longer to arrive must not count into the next.",
+    )
+    group.add_argument(
         "--expect-updated",
         action="store_true",
         default=False,

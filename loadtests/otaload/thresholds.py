@@ -59,7 +59,10 @@ def verdict(stats: Any, options: Any, tally: Tally) -> list[str]:
             )
     if options.check_pace:
         pace = check_pace(
-            [t / 1000 for t in tally.pushes], options.pack_size, options.pack_interval_ms
+            [t / 1000 for t in tally.pushes],
+            options.pack_size,
+            options.pack_interval_ms,
+            options.pace_tolerance_ms,
         )
         if pace["violations"]:
             broken.append(

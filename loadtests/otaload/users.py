@@ -64,8 +64,10 @@ class DeviceUser(User):
         self.storm_pending = False
         self.next_telemetry = time.monotonic()
         RUN.storm_listeners.add(self)
-        self._connect(reconnect=False)
-        RUN.note(ready=1)
+        try:
+            self._connect(reconnect=False)
+        finally:
+            RUN.note(ready=1)  # even refused: the operator waits for every device, not for ever
 
     def make_link(self, token: str) -> Link:
         raise NotImplementedError

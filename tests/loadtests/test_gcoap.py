@@ -405,6 +405,12 @@ def test_notifications_in_freshness_order_then_ended(
         assert ended.value.response is not None
         assert ended.value.response.code == Code.NOT_FOUND
         assert not observation.active
+    # The server's thread records what it receives a moment after the client sent it.
+    deadline = time.monotonic() + 2
+    while len([m for m in server.received if m.mtype == Type.ACK]) < 3:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     acks = sorted(m.mid for m in server.received if m.mtype == Type.ACK)
     assert acks == [100, 100, 103]  # confirmable ones, the duplicate too
 

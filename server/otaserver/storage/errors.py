@@ -12,6 +12,10 @@ from ..domain.errors import InsufficientStorage
 
 SQLITE_FULL = 13
 POSTGRES_DISK_FULL = "53100"
+# A new PostgreSQL session that cannot write its relation cache file (the database's directory
+# is full) says so as an internal error, not as disk_full.
+POSTGRES_INTERNAL = "XX000"
+POSTGRES_INIT_FILE = "could not write init file"
 
 
 @contextmanager
@@ -32,6 +36,10 @@ def is_disk_full(error: BaseException | None) -> bool:
         if getattr(error, "sqlite_errorcode", None) == SQLITE_FULL:
             return True
         if getattr(error, "sqlstate", None) == POSTGRES_DISK_FULL:
+            return True
+        if getattr(error, "sqlstate", None) == POSTGRES_INTERNAL and POSTGRES_INIT_FILE in str(
+            error
+        ):
             return True
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
