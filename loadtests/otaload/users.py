@@ -201,8 +201,10 @@ class HttpDevice(FastHttpUser, DeviceUser):
     wait_time = constant(0)
 
     def __init__(self, environment: Any) -> None:
-        super().__init__(environment)
+        # Before FastHttpUser's __init__, which builds the client with it: set after, it was
+        # never read, and every request waited Locust's default 60 s.
         self.network_timeout = environment.parsed_options.request_timeout + LISTEN_S
+        super().__init__(environment)
 
     def make_link(self, token: str) -> Link:
         return HttpLink(self.client, token, self.kind, timeout=self.options.request_timeout)
