@@ -219,22 +219,23 @@ class OtaDevice:
         """Told of a package and not yet done with it."""
         return self.updater.state not in (p.IDLE, p.UPDATED, p.FAILED)
 
+    def _since_told_ms(self) -> float:
+        """From the assignment (or, while its time is unknown here, the push) until now."""
+        now = now_ms()
+        return now - (self.assigned_at() or self.notified_at or now)
+
     def _state(self, state: str, telemetry: dict[str, Any]) -> None:
+        size = (self.updater.target or {}).get("size") or 0
         if state == p.VERIFIED:
             started = self.download_started or time.perf_counter()
-            size = (self.updater.target or {}).get("size") or 0
             self.reporter.success(VERIFIED, (time.perf_counter() - started) * 1000, size)
         elif state == p.UPDATED:
             self.outcome = state
-            since = self.assigned_at() or self.notified_at or now_ms()
-            size = (self.updater.target or {}).get("size") or 0
-            self.reporter.success(UPDATED, now_ms() - since, size)
+            self.reporter.success(UPDATED, self._since_told_ms(), size)
         elif state == p.FAILED:
             self.outcome = state
             error = str(telemetry.get(p.error_key(self.kind), "FAILED"))
-            since = self.assigned_at() or self.notified_at or now_ms()
-            self.reporter.failure(
-                UPDATE, now_ms() - since, OtaFailure(cause_of_error(error), error)
-            )
+            failure = OtaFailure(cause_of_error(error), error)
+            self.reporter.failure(UPDATE, self._since_told_ms(), failure)
         elif state == p.DOWNLOADING:
             self.download_started = None
