@@ -12,6 +12,7 @@ import pytest
 from hypothesis import Phase, settings
 
 from . import local
+from .rules import catalogue
 from .target import OTAKIT_MQTT_MAX_CHUNK, THINGSBOARD_MQTT_MAX_CHUNK, Target
 
 AREAS = {
@@ -97,6 +98,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "otakit_extension: beyond ThingsBoard; -m 'not otakit_extension' leaves it out"
     )
+    config.addinivalue_line(
+        "markers",
+        "rules(*ids, kinds=(), transports=(), roles=()): the rules a check proves (ids of "
+        "otaconformance.ruledata), and what its body covers beyond its parameters",
+    )
     if config.getoption("no_shrink"):
         # Each shrinking step runs against the server: minutes, when a property fails.
         phases = [phase for phase in Phase if phase is not Phase.shrink]
@@ -105,6 +111,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    known = catalogue()
+    for item in items:
+        for marker in item.iter_markers("rules"):
+            unknown = [rule_id for rule_id in marker.args if rule_id not in known]
+            if unknown:
+                raise pytest.UsageError(f"{item.nodeid} names unknown rules {unknown}")
     if not config.getoption("thingsboard"):
         return
     kept = [item for item in items if item.get_closest_marker("otakit_extension") is None]

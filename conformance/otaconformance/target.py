@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from otaclient import protocol as wire
+from .rules import broken
 from otatarget.rest import Entity as Entity  # the checks' name for a JSON entity
 from otatarget.rest import call, client, new_tenant_admin, profile_body
 
@@ -20,9 +21,13 @@ OTAKIT_MQTT_MAX_CHUNK = 1024 * 1024
 THINGSBOARD_MQTT_MAX_CHUNK = 65536
 
 
-def rule(section: str, text: str) -> str:
-    """The message of a failed check: which rule of the wire contract broke."""
-    return f"[rule {section}] {text}"
+def rule(rule_id: str, detail: str = "") -> str:
+    """The message of a failed check: which rule broke (an id of otaconformance.ruledata), how.
+
+    A section (`"§5"`) in place of an id is the old form, until every check names its rules."""
+    if rule_id.startswith("§"):
+        return f"[rule {rule_id}] {detail}"
+    return broken(rule_id, detail)
 
 
 @dataclass(frozen=True)

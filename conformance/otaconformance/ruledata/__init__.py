@@ -1,0 +1,1 @@
+"""The rules, one module per area, each with `RULES`: see `otaconformance.rules`."""
