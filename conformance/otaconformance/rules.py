@@ -15,14 +15,14 @@ import importlib
 import pkgutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
 KIND_TYPES = ("FIRMWARE", "SOFTWARE")
 
 
-class Transport(str, Enum):
+class Transport(StrEnum):
     """A device API a rule can hold on."""
 
     HTTP = "HTTP"
@@ -38,7 +38,7 @@ TRANSPORTS = tuple(Transport)
 MQTT = (Transport.MQTT3, Transport.MQTT5)
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Who calls the REST API."""
 
     SYSADMIN = "system administrator"

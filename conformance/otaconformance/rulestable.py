@@ -1,8 +1,8 @@
 """Makes the rules table, `docs/conformance-rules.md`, from the rules and the collected checks.
 
-    python -m otaconformance.rulestable docs/conformance-rules.md           # write it
-    python -m otaconformance.rulestable --check docs/conformance-rules.md   # exit 1 if stale or
-                                                                            # a rule is unchecked
+python -m otaconformance.rulestable docs/conformance-rules.md           # write it
+python -m otaconformance.rulestable --check docs/conformance-rules.md   # exit 1 if stale or
+                                                                        # a rule is unchecked
 """
 
 from __future__ import annotations

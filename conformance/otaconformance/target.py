@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 from otaclient import protocol as wire
-from .rules import broken
 from otatarget.rest import Entity as Entity  # the checks' name for a JSON entity
 from otatarget.rest import call, client, new_tenant_admin, profile_body
+
+from .rules import broken
 
 # The largest chunk a device may ask for over MQTT: otakit's default (`--mqtt-max-chunk-size`),
 # the suite's default too, and ThingsBoard's (NETTY_MAX_PAYLOAD_SIZE), taken with --thingsboard.
