@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -98,7 +98,7 @@ class Coverage:
     roles: set[Role] = field(default_factory=set)
 
 
-def covered_values(params: dict[str, Any], marker_kwargs: dict[str, Any]) -> Coverage:
+def covered_values(params: Mapping[str, Any], marker_kwargs: Mapping[str, Any]) -> Coverage:
     """The package types, transports and roles one collected check runs with."""
     found = Coverage()
     values: list[Any] = list(params.values())
