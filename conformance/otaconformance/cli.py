@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep what the checks created (deleted at the end of the run by default)",
     )
+    parser.add_argument(
+        "--expected-failures",
+        help="a file of the checks this target is known to fail (one per line, the reason after "
+        "#); a listed check that passes fails the run",
+    )
     parser.add_argument("--junitxml", default="conformance-report.xml")
     parser.add_argument(
         "pytest_args",
@@ -89,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         ("--sysadmin-username", args.sysadmin_username),
         ("--sysadmin-password", args.sysadmin_password),
         ("--local-database-url", args.local_database_url),
+        ("--expected-failures", args.expected_failures),
     ):
         if value:
             options += [flag, value]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import Phase, settings
 
-from . import local
+from . import expected, local
 from .rules import catalogue
 from .target import OTAKIT_MQTT_MAX_CHUNK, THINGSBOARD_MQTT_MAX_CHUNK, Target
 
@@ -80,6 +80,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="report a property's first failing example without shrinking it (faster)",
     )
     group.addoption(
+        "--expected-failures",
+        default=None,
+        help="a file of the checks this target is known to fail, one per line with the reason "
+        "after #; strict: a listed check that passes fails the run",
+    )
+    group.addoption(
         "--start-local", action="store_true", help="start otakit's own server for the run"
     )
     group.addoption(
@@ -117,6 +123,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             unknown = [rule_id for rule_id in marker.args if rule_id not in known]
             if unknown:
                 raise pytest.UsageError(f"{item.nodeid} names unknown rules {unknown}")
+    expected_failures = config.getoption("expected_failures")
+    if expected_failures:
+        expected.mark(items, Path(expected_failures))
     if not config.getoption("thingsboard"):
         return
     kept = [item for item in items if item.get_closest_marker("otakit_extension") is None]
@@ -195,7 +204,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """One line per area (ok or FAIL, with counts), and under it each failure's broken rule."""
     outcomes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     failures: dict[str, list[str]] = defaultdict(list)
-    for outcome in ("passed", "failed", "error", "skipped"):
+    for outcome in ("passed", "failed", "error", "skipped", "xfailed"):
         for report in terminalreporter.stats.get(outcome, []):
             if getattr(report, "when", "call") not in ("call", "setup"):
                 continue
@@ -207,6 +216,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 message = str(getattr(report, "longreprtext", ""))
                 found = RULE.search(message)
                 last_line = (message.strip().splitlines() or [""])[-1][:200]
+                if message.startswith(expected.XPASS):
+                    last_line = f"{expected.FIXED} ({message.removeprefix(expected.XPASS).strip()})"
                 failures[area].append(
                     f"{report.nodeid.split('::')[-1]}: {found.group(0) if found else last_line}"
                 )
@@ -217,9 +228,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if area in outcomes:
             counts = outcomes[area]
             verdict = "FAIL" if counts["failed"] or counts["error"] else "ok"
+            expected_failures = (
+                f", {counts['xfailed']} expected to fail" if counts["xfailed"] else ""
+            )
             terminalreporter.write_line(
                 f"{verdict:4} {area}: {counts['passed']} passed, "
                 f"{counts['failed'] + counts['error']} failed, {counts['skipped']} skipped"
+                f"{expected_failures}"
             )
             for failure in failures[area]:
                 terminalreporter.write_line(f"       {failure}")

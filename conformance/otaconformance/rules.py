@@ -131,11 +131,11 @@ def coverage(items: Iterable[tuple[str, tuple[str, ...], Coverage]]) -> dict[str
     return table
 
 
-def problems(table: dict[str, Coverage]) -> list[str]:
+def problems(table: dict[str, Coverage], rules: Mapping[str, Rule] | None = None) -> list[str]:
     """Each rule with no check, or checked on fewer types, transports or roles than it names."""
     found = []
-    for rule_id, one in catalogue().items():
-        covers = table[rule_id]
+    for rule_id, one in (catalogue() if rules is None else rules).items():
+        covers = table.get(rule_id, Coverage())
         if not covers.checks:
             found.append(f"{rule_id}: no check")
             continue
