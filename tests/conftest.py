@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.api import Api, entity_id
+from otatarget import rest
+from tests.support.api import Api
 from tests.support.process import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -94,12 +95,10 @@ class TenantContext:
     def new_user(
         self, authority: str, password: str = "user-password", customer_id: str | None = None
     ) -> Api:
-        email = f"{authority.lower()}-{uuid.uuid4().hex[:8]}@otakit.test"
-        body: dict[str, object] = {"email": email, "authority": authority}
-        if customer_id:
-            body["customerId"] = entity_id("CUSTOMER", customer_id)
-        user = self.api.post("/api/user", body, params={"sendActivationMail": "false"})
-        return activate(self.api, user["id"]["id"], email, password)
+        email = rest.new_user(
+            self.api.http, authority, authority.lower(), password, customer_id=customer_id
+        )
+        return Api.login(self.api.url, email, password)
 
     def new_customer_user(self) -> tuple[Api, str]:
         customer = self.api.post("/api/customer", {"title": f"customer-{uuid.uuid4().hex[:6]}"})
@@ -109,9 +108,7 @@ class TenantContext:
 
 def activate(creator: Api, user_id: str, email: str, password: str) -> Api:
     """Sets a new user's password through ThingsBoard's activation link and logs them in."""
-    link = creator.request("GET", f"/api/user/{user_id}/activationLink").text
-    token = link.split("activateToken=")[1]
-    pair = creator.post("/api/noauth/activate", {"activateToken": token, "password": password})
+    pair = rest.activate(creator.http, user_id, password)
     assert pair["token"] and pair["refreshToken"]
     return Api.login(creator.url, email, password)
 
@@ -119,13 +116,8 @@ def activate(creator: Api, user_id: str, email: str, password: str) -> Api:
 def create_tenant(sysadmin: Api, password: str = "tenant-password") -> TenantContext:
     tenant = sysadmin.post("/api/tenant", {"title": f"tenant-{uuid.uuid4().hex[:8]}"})
     tenant_id = tenant["id"]["id"]
-    email = f"admin-{uuid.uuid4().hex[:8]}@otakit.test"
-    user = sysadmin.post(
-        "/api/user",
-        {"email": email, "authority": "TENANT_ADMIN", "tenantId": entity_id("TENANT", tenant_id)},
-        params={"sendActivationMail": "false"},
-    )
-    api = activate(sysadmin, user["id"]["id"], email, password)
+    email = rest.new_user(sysadmin.http, "TENANT_ADMIN", "admin", password, tenant_id=tenant_id)
+    api = Api.login(sysadmin.url, email, password)
     profile = api.get("/api/deviceProfileInfo/default")
     return TenantContext(api, tenant_id, email, profile["id"]["id"])
 

@@ -13,6 +13,7 @@ import httpx
 from otaclient import protocol as wire
 from otatarget.rest import Entity as Entity  # the checks' name for a JSON entity
 from otatarget.rest import call, client, new_tenant_admin, profile_body
+from otatarget.waiting import wait_until
 
 from .rules import broken
 
@@ -307,10 +308,7 @@ class Target:
         return {item["key"]: item["value"] for item in found or []}
 
     def wait(self, condition: Callable[[], bool], what: str, timeout: float | None = None) -> None:
-        deadline = time.monotonic() + (timeout or self.notify_timeout)
-        while not condition():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.1)
+        wait_until(condition, what, timeout or self.notify_timeout, interval=0.1)
 
     def notified(self, device_id: str, package: Entity) -> None:
         """Waits until the queue has announced `package` to the device (INITIATED)."""

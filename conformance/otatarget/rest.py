@@ -103,21 +103,39 @@ def new_tenant_admin(
         tenant = call(http, "POST", "/api/tenant", json={"title": f"{prefix}-{uuid.uuid4().hex}"})
         if on_tenant is not None:
             on_tenant(str(tenant["id"]["id"]))
-        email = f"{prefix}-{uuid.uuid4().hex[:8]}@otakit.test"
-        user = call(
-            http,
-            "POST",
-            "/api/user",
-            params={"sendActivationMail": "false"},
-            json={"email": email, "authority": "TENANT_ADMIN", "tenantId": tenant["id"]},
-        )
-        link = http.get(f"/api/user/{user['id']['id']}/activationLink")
-        check(link, 200)  # a plain-text URL
-        token = link.text.split("activateToken=", 1)[1]
-        call(
-            http,
-            "POST",
-            "/api/noauth/activate",
-            json={"activateToken": token, "password": password},
-        )
+        email = new_user(http, "TENANT_ADMIN", prefix, password, tenant_id=str(tenant["id"]["id"]))
     return email, password
+
+
+def new_user(
+    http: httpx.Client,
+    authority: str,
+    prefix: str,
+    password: str,
+    tenant_id: str | None = None,
+    customer_id: str | None = None,
+) -> str:
+    """A new user (its email) with this authority, in the caller's tenant or the one given (a
+    system administrator making a tenant administrator), of a customer for a customer user;
+    activated with `password`."""
+    email = f"{prefix}-{uuid.uuid4().hex[:8]}@otakit.test"
+    body: Entity = {"email": email, "authority": authority}
+    if tenant_id:
+        body["tenantId"] = {"entityType": "TENANT", "id": tenant_id}
+    if customer_id:
+        body["customerId"] = {"entityType": "CUSTOMER", "id": customer_id}
+    user = call(http, "POST", "/api/user", params={"sendActivationMail": "false"}, json=body)
+    activate(http, str(user["id"]["id"]), password)
+    return email
+
+
+def activate(http: httpx.Client, user_id: str, password: str) -> Entity:
+    """Sets a new user's password through ThingsBoard's activation link (read by its creator);
+    the user's first tokens."""
+    link = http.get(f"/api/user/{user_id}/activationLink")
+    check(link, 200)  # a plain-text URL
+    token = link.text.split("activateToken=", 1)[1]
+    answer = call(
+        http, "POST", "/api/noauth/activate", json={"activateToken": token, "password": password}
+    )
+    return answer  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from otatarget.waiting import wait_until
 
 from tests.client.test_device_e2e import device_args, installed
 from tests.conftest import TenantContext, create_tenant, database_for
@@ -29,10 +30,9 @@ def partial_size(state_dir: Path) -> int:
 
 
 def wait_partial(state_dir: Path, at_least: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while partial_size(state_dir) < at_least:
-        assert time.monotonic() < deadline, "the download did not get going"
-        time.sleep(0.02)
+    wait_until(
+        lambda: partial_size(state_dir) >= at_least, "the download to get going", timeout, 0.02
+    )
 
 
 def events_of(process: subprocess.Popen[str]) -> list[dict[str, object]]:

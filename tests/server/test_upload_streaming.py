@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from otatarget.waiting import wait_until
 
 from tests.conftest import TEST_MAX_PACKAGE_SIZE, TenantContext
 
@@ -48,13 +49,6 @@ def read_response(sock: socket.socket) -> tuple[int, dict]:
     return status, json.loads(body[body.index(b"{") : body.rindex(b"}") + 1])
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 def failed_uploads(tenant: TenantContext, package_id: str) -> list[dict]:
     entries = tenant.api.get(
         f"/api/audit/logs/entity/OTA_PACKAGE/{package_id}", params={"pageSize": 10, "page": 0}
@@ -80,9 +74,11 @@ def test_upload_cut_off_mid_stream_leaves_nothing(
         tenant, package_id, {"Content-Length": str(len(PREAMBLE) + 2 * len(data) + len(EPILOGUE))}
     )
     sock.sendall(PREAMBLE + data)  # half of the file, then the client is gone
-    wait_until(lambda: any(p.parent.name == "staging" for p in blob_files()))
+    wait_until(lambda: any(p.parent.name == "staging" for p in blob_files()), "a staged upload", 15)
     sock.close()
-    wait_until(lambda: bool(failed_uploads(tenant, package_id)))
+    wait_until(
+        lambda: bool(failed_uploads(tenant, package_id)), "the failed upload's audit entry", 15
+    )
     assert "interrupted" in failed_uploads(tenant, package_id)[0]["actionFailureDetails"]
     assert_untouched(tenant, package_id, before, blob_files)
     # The package is still there to receive its data.

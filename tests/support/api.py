@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from otatarget import rest
+
 ERROR_KEYS = {"status", "message", "errorCode", "timestamp"}
 
 
@@ -34,7 +36,7 @@ class Api:
 
     def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
-        self.http = httpx.Client(base_url=url, timeout=60)
+        self.http = httpx.Client(base_url=url, timeout=rest.TIMEOUT)
         Api.opened.append(self)
         self.token = token
         if token:
@@ -49,11 +51,7 @@ class Api:
 
     @classmethod
     def login(cls, url: str, username: str, password: str) -> Api:
-        response = httpx.post(
-            url + "/api/auth/login", json={"username": username, "password": password}
-        )
-        assert response.status_code == 200, response.text
-        return cls(url, response.json()["token"])
+        return cls(url, rest.login(url, username, password))
 
     def request(self, method: str, path: str, expect: int = 200, **kwargs: Any) -> httpx.Response:
         response = self.http.request(method, path, **kwargs)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from otatarget.waiting import wait_until
 
 from tests.conftest import TenantContext
 from tests.support.api import entity_id
@@ -59,12 +60,13 @@ def provision(
     )
     provisioned = Provisioned(device, token, package, data)
     prefix = "fw" if package_type == "FIRMWARE" else "sw"
-    deadline = time.monotonic() + 30
-    while (
-        shared_attributes(tenant, provisioned.device_id).get(f"{prefix}_title") != package["title"]
-    ):
-        assert time.monotonic() < deadline, "the update queue did not notify the device"
-        time.sleep(0.05)
+    wait_until(
+        lambda: (
+            shared_attributes(tenant, provisioned.device_id).get(f"{prefix}_title")
+            == package["title"]
+        ),
+        "the update queue to notify the device",
+    )
     if announce:
         announce_package(tenant, provisioned)
     return provisioned

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
+
+from otatarget.waiting import wait_until
 
 from tests.conftest import TenantContext
 
@@ -33,10 +34,7 @@ def shared(tenant: TenantContext, device_id: str) -> dict[str, Any]:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
-        time.sleep(0.1)
+    wait_until(condition, what or str(condition), timeout, interval=0.1)
 
 
 def initiated(tenant: TenantContext, device_id: str) -> list[int]:
