@@ -2,11 +2,12 @@
 
 - TENANT_ADMIN: the target's own tenant administrator (`Target.http`).
 - SYSADMIN and OTHER_TENANT_ADMIN need the system administrator's account (`Target.sysadmin`):
-  the second is the administrator of a new tenant, made as ThingsBoard's UI makes one.
+  the second is the administrator of a new tenant, made once per run and shared by the modules.
 - CUSTOMER_USER and OTHER_CUSTOMER_USER: users of two new customers of our tenant, the first
   owning the device (`POST /api/customer/{customerId}/device/{deviceId}`); each user is made with
   `POST /api/user` (authority CUSTOMER_USER) and activated through ThingsBoard's activation link
-  (`GET /api/user/{id}/activationLink`, `POST /api/noauth/activate`), then logs in.
+  (`GET /api/user/{id}/activationLink`, `POST /api/noauth/activate`), whose answer carries the
+  user's first tokens.
 - NO_TOKEN: no `X-Authorization` header at all.
 - EXPIRED_TOKEN: see `expired_token`.
 """
