@@ -2,38 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
 import pytest
 from otaclient import protocol as wire
-from otatarget.rest import call, client
+from otatarget.rest import call
 
 from otaconformance.devices import HttpDevice, MqttDevice
-from otaconformance.target import Target, rule
+from otaconformance.roles import administrators, bare_client
+from otaconformance.rules import Transport
+from otaconformance.target import KINDS, Entity, Kind, Target, rule
 
 HIDDEN = (403, 404)  # ThingsBoard says 403 for another tenant's entity, otakit 404
+kinds = pytest.mark.parametrize("kind", KINDS, ids=str)
 
 
-def test_a_device_never_sees_another_devices(target: Target, profile: str) -> None:
-    mine, theirs = target.package(profile, b"mine" * 64), target.package(profile, b"theirs" * 64)
-    _, my_token = target.device(profile, firmwareId=mine["id"])
-    other, _ = target.device(profile, firmwareId=theirs["id"])
+@pytest.mark.rules(
+    "isolation.device-package", "isolation.device-attributes", transports=(Transport.HTTP,)
+)
+@kinds
+def test_a_device_never_sees_another_devices(target: Target, profile: str, kind: Kind) -> None:
+    mine = target.package(profile, b"mine" * 64, kind=kind)
+    theirs = target.package(profile, b"theirs" * 64, kind=kind)
+    _, my_token = target.device(profile, **{kind.field: mine["id"]})
+    other, _ = target.device(profile, **{kind.field: theirs["id"]})
     target.call(
         "POST",
         f"/api/plugins/telemetry/DEVICE/{other['id']['id']}/SHARED_SCOPE",
         json={"secret": "theirs"},
     )
     with HttpDevice(target.url, my_token) as http:
-        response = http.get("firmware", title=theirs["title"], version=theirs["version"])
+        response = http.get(kind.path, title=theirs["title"], version=theirs["version"])
         assert response.status_code != 200 or response.content != b"theirs" * 64, rule(
-            "§6", "a device never gets another device's package"
+            "isolation.device-package", f"got the other device's {kind.path}"
         )
         shared = http.get("attributes", sharedKeys="secret").json()
     assert "secret" not in shared.get("shared", {}), rule(
-        "§6", "a device never reads another device's attributes"
+        "isolation.device-attributes", f"read {shared}"
     )
 
 
-def test_pushes_reach_only_their_device(target: Target, profile: str) -> None:
-    package = target.package(profile, b"push" * 64)
+@pytest.mark.rules("isolation.push-addressee", transports=(Transport.MQTT5,))
+@kinds
+def test_pushes_reach_only_their_device(target: Target, profile: str, kind: Kind) -> None:
+    package = target.package(profile, b"push" * 64, kind=kind)
     addressee, addressee_token = target.device(profile)
     _, bystander_token = target.device(profile)
     with (
@@ -45,49 +59,123 @@ def test_pushes_reach_only_their_device(target: Target, profile: str) -> None:
         target.assign(addressee, package)
         assert first.expect(wire.ATTRIBUTES_TOPIC, timeout=target.notify_timeout) is not None
         assert second.expect(wire.ATTRIBUTES_TOPIC, timeout=1) is None, rule(
-            "§6.2", "an attribute push reaches only the device it is for"
+            "isolation.push-addressee", "the other device of the profile got it too"
         )
 
 
-def test_another_tenant_cannot_reach_our_packages(target: Target, profile: str) -> None:
-    if target.sysadmin is None:
+@dataclass(frozen=True)
+class Ours:
+    """A package of ours, with data, and a device of ours it is assigned to."""
+
+    package: Entity
+    device: Entity
+
+    @property
+    def package_id(self) -> str:
+        return str(self.package["id"]["id"])
+
+    @property
+    def device_id(self) -> str:
+        return str(self.device["id"]["id"])
+
+
+@pytest.fixture(scope="module")
+def ours(target: Target) -> dict[str, Ours]:
+    """Per package type, made once for the module's checks between tenants."""
+    profile = target.profile()
+    found = {}
+    for kind in KINDS:
+        package = target.package(profile, b"private" * 10, kind=kind)
+        device, _ = target.device(profile, **{kind.field: package["id"]})
+        found[kind.type] = Ours(package, device)
+    return found
+
+
+@pytest.fixture(scope="module")
+def other_tenant(target: Target) -> Iterator[httpx.Client]:
+    """The administrator of a second tenant (the one the role matrix uses too)."""
+    admins = administrators(target)
+    if admins is None:
         pytest.skip("needs --sysadmin-username and --sysadmin-password to make a second tenant")
-    package = target.package(profile, b"private" * 10)
-    package_id = package["id"]["id"]
-    device, _ = target.device(profile, firmwareId=package["id"])
-    with client(target.url, *target.new_tenant_admin("other")) as other:
-        for method, path in (
-            ("GET", f"/api/otaPackage/info/{package_id}"),
-            ("GET", f"/api/otaPackage/{package_id}/download"),
-            ("DELETE", f"/api/otaPackage/{package_id}"),
-            ("GET", f"/api/device/{device['id']['id']}"),
-            ("GET", f"/api/plugins/telemetry/DEVICE/{device['id']['id']}/values/timeseries"),
-        ):
-            status = other.request(method, path).status_code
-            assert status in HIDDEN, rule(
-                "§7", f"another tenant cannot reach our entities: {method} {path} gave {status}"
-            )
-        listed = call(
-            other,
-            "GET",
-            "/api/otaPackages",
-            params={"pageSize": 10, "page": 0, "textSearch": package["title"]},
+    with bare_client(target.url, admins.other_tenant_admin) as other:
+        yield other
+
+
+# What another tenant tries on our entities, each one request.
+REACHES: dict[str, tuple[str, Callable[[Ours], str]]] = {
+    "download": ("GET", lambda our: f"/api/otaPackage/{our.package_id}/download"),
+    "delete": ("DELETE", lambda our: f"/api/otaPackage/{our.package_id}"),
+    "device": ("GET", lambda our: f"/api/device/{our.device_id}"),
+    "telemetry": (
+        "GET",
+        lambda our: f"/api/plugins/telemetry/DEVICE/{our.device_id}/values/timeseries",
+    ),
+}
+
+
+@pytest.mark.rules("isolation.tenant-entities")
+@pytest.mark.parametrize("reach", REACHES)
+@kinds
+def test_another_tenant_cannot_reach_our_packages(
+    target: Target, ours: dict[str, Ours], other_tenant: httpx.Client, kind: Kind, reach: str
+) -> None:
+    our = ours[kind.type]
+    method, path = REACHES[reach][0], REACHES[reach][1](our)
+    status = other_tenant.request(method, path).status_code
+    assert status in HIDDEN, rule("isolation.tenant-entities", f"{method} {path} gave {status}")
+    if method == "DELETE":
+        assert target.call("GET", f"/api/otaPackage/info/{our.package_id}")["hasData"], rule(
+            "isolation.tenant-entities", "another tenant's delete did not leave our package"
         )
-        assert listed["data"] == [], rule("§7", "another tenant's list leaves out our packages")
-        their_profile = call(other, "GET", "/api/deviceProfileInfo/default")["id"]["id"]
-        their_device = call(
-            other,
-            "POST",
-            "/api/device",
-            json={
-                "name": "theirs",
-                "deviceProfileId": {"entityType": "DEVICE_PROFILE", "id": their_profile},
-            },
-        )
-        assigned = other.post("/api/device", json={**their_device, "firmwareId": package["id"]})
-        assert assigned.status_code in (400, *HIDDEN), rule(
-            "§4.5", f"another tenant cannot assign our package, got {assigned.status_code}"
-        )
-    assert target.call("GET", f"/api/otaPackage/info/{package_id}")["hasData"], rule(
-        "§7", "another tenant's delete leaves our package"
+
+
+@pytest.mark.otakit_extension
+@pytest.mark.rules("isolation.tenant-info")
+@kinds
+def test_another_tenant_cannot_read_our_package_info(
+    ours: dict[str, Ours], other_tenant: httpx.Client, kind: Kind
+) -> None:
+    path = f"/api/otaPackage/info/{ours[kind.type].package_id}"
+    status = other_tenant.get(path).status_code
+    assert status in HIDDEN, rule("isolation.tenant-info", f"GET {path} gave {status}")
+
+
+@pytest.mark.rules("isolation.tenant-list")
+@kinds
+def test_another_tenants_list_leaves_out_our_packages(
+    ours: dict[str, Ours], other_tenant: httpx.Client, kind: Kind
+) -> None:
+    package = ours[kind.type].package
+    listed = call(
+        other_tenant,
+        "GET",
+        "/api/otaPackages",
+        params={"pageSize": 10, "page": 0, "textSearch": package["title"]},
+    )
+    assert listed["data"] == [], rule("isolation.tenant-list", f"listed {listed['data']}")
+
+
+@pytest.mark.rules("isolation.tenant-assign")
+@kinds
+def test_another_tenant_cannot_assign_our_package(
+    ours: dict[str, Ours], other_tenant: httpx.Client, kind: Kind
+) -> None:
+    package = ours[kind.type].package
+    their_profile = call(other_tenant, "GET", "/api/deviceProfileInfo/default")["id"]["id"]
+    their_device = call(
+        other_tenant,
+        "POST",
+        "/api/device",
+        json={
+            "name": f"theirs-{kind}",
+            "deviceProfileId": {"entityType": "DEVICE_PROFILE", "id": their_profile},
+        },
+    )
+    assigned = other_tenant.post("/api/device", json={**their_device, kind.field: package["id"]})
+    assert assigned.status_code in (400, *HIDDEN), rule(
+        "isolation.tenant-assign", f"got {assigned.status_code}"
+    )
+    kept = call(other_tenant, "GET", f"/api/device/{their_device['id']['id']}")
+    assert kept.get(kind.field) is None, rule(
+        "isolation.tenant-assign", f"the refused assignment was kept: {kept.get(kind.field)}"
     )
