@@ -55,6 +55,9 @@ def test_customer_user_does_nothing_else_to_packages(tenant: TenantContext) -> N
     assert_error(user.http.get(f"/api/otaPackage/{pid}"), 403)
     assert_error(user.http.delete(f"/api/otaPackage/{pid}"), 403)
     assert tenant.api.get(f"/api/otaPackage/info/{pid}") == package
+    # Without data yet too: the package with its data is the tenant administrator's alone.
+    empty = tenant.api.create_package(tenant.default_profile_id, "no-data", "1")["id"]["id"]
+    assert_error(user.http.get(f"/api/otaPackage/{empty}"), 403)
 
 
 def test_customer_user_may_not_rename_or_create_devices(tenant: TenantContext) -> None:

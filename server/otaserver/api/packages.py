@@ -40,6 +40,7 @@ async def save_info(request: Request) -> Response:
 async def upload_data(request: Request) -> Response:
     """Multipart part `file`; `checksumAlgorithm` and `checksum` as query or form fields."""
     user = await principal(request)
+    user.require_tenant_admin()  # the data is the tenant's alone, even before there is any
     package_id = parse_uuid(request.path_params["otaPackageId"])
     packages = services(request).packages
     declared = request.headers.get("content-length")
@@ -74,6 +75,7 @@ async def get_info(request: Request) -> Response:
 async def get_with_data(request: Request) -> Response:
     """OtaPackage: the info plus `data` in base64, streamed from disk rather than built."""
     user = await principal(request)
+    user.require_tenant_admin()  # the data is the tenant's alone, even before there is any
     package_id = parse_uuid(request.path_params["otaPackageId"])
     packages = services(request).packages
     package = await packages.get(user, package_id)
