@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", default="tenant")
     parser.add_argument("--sysadmin-username")
     parser.add_argument("--sysadmin-password")
+    parser.add_argument(
+        "--jwt-signing-key",
+        help="the key the target signs its tokens with, for the expired-token checks "
+        "(`base64:...` for ThingsBoard's JWT_TOKEN_SIGNING_KEY)",
+    )
     parser.add_argument("--pack-size", type=int, default=100)
     parser.add_argument("--pack-interval-ms", type=int, default=60000)
     parser.add_argument(
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         ("--sysadmin-password", args.sysadmin_password),
         ("--local-database-url", args.local_database_url),
         ("--expected-failures", args.expected_failures),
+        ("--jwt-signing-key", args.jwt_signing_key),
     ):
         if value:
             options += [flag, value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ AREAS = {
     "test_isolation": "Isolation of devices and tenants",
     "test_statuses": "Status reporting and history",
     "test_model": "Stateful model of the rules",
+    "test_roles": "REST role matrix",
 }
 RULE = re.compile(r"\[rule [^\]]+\][^\n]*")
 NO_SHRINK = "otaconformance-no-shrink"
@@ -45,6 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a system administrator, for the checks between tenants",
     )
     group.addoption("--sysadmin-password", default=None)
+    group.addoption(
+        "--jwt-signing-key",
+        default=None,
+        help="the key the target signs its tokens with (otakit: OTAKIT_JWT_SECRET; "
+        "`base64:...` for ThingsBoard's JWT_TOKEN_SIGNING_KEY), for the expired-token checks",
+    )
     group.addoption("--pack-size", type=int, default=100, help="the target's pack size")
     group.addoption(
         "--pack-interval-ms", type=int, default=60000, help="the target's pack interval"
@@ -133,6 +141,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = kept
 
 
+def signing_key(given: str | None) -> bytes | None:
+    """The target's token signing key from its option: text, or `base64:` and its bytes."""
+    if not given:
+        return None
+    if given.startswith("base64:"):
+        return base64.b64decode(given.removeprefix("base64:"))
+    return given.encode()
+
+
 def _host_port(value: str | None, default_host: str, default_port: int) -> tuple[str, int]:
     if not value:
         return default_host, default_port
@@ -145,7 +162,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     option = request.config.getoption
     server = None
     if option("start_local"):
-        server = local.start(option("local_faults"), option("local_database_url"))
+        server, local_key = local.start(option("local_faults"), option("local_database_url"))
+        jwt_key: bytes | None = local_key
         url, mqtt, coap = server.url, server.mqtt, server.coap
         username, password = server.tenant_admin
         sysadmin: tuple[str, str] | None = server.sysadmin
@@ -158,6 +176,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         mqtt, coap = option("mqtt"), option("coap")
         username, password = option("username"), option("password")
         sysadmin = None
+        jwt_key = signing_key(option("jwt_signing_key"))
         if option("sysadmin_username"):
             sysadmin = (option("sysadmin_username"), option("sysadmin_password"))
         pack_size, pack_interval = option("pack_size"), option("pack_interval_ms")
@@ -181,6 +200,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             pack_interval,
             max_chunk,
             option("notify_timeout"),
+            jwt_key,
         )
         try:
             yield found

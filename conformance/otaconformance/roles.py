@@ -205,7 +205,7 @@ def callers(target: Target) -> Iterator[Callers]:
             with_token(Role.OTHER_TENANT_ADMIN, admins.other_tenant_admin)
         with_token(Role.NO_TOKEN, None)
         token = str(target.http.headers["X-Authorization"]).removeprefix("Bearer ")
-        expired, why_not = expired_token(target.url, token, getattr(target, "jwt_key", None))
+        expired, why_not = expired_token(target.url, token, target.jwt_key)
         if expired is None:
             found.missing[Role.EXPIRED_TOKEN] = why_not
         else:

@@ -162,6 +162,7 @@ class Target:
     pack_interval_ms: int = 60000
     mqtt_max_chunk: int = OTAKIT_MQTT_MAX_CHUNK
     notify_timeout: float = 120.0
+    jwt_key: bytes | None = None  # what the target signs its tokens with, if given
     http: httpx.Client = field(init=False)
     created: Created = field(init=False, default_factory=Created)
 
