@@ -153,8 +153,7 @@ def test_a_supplied_checksum_is_checked_over_the_whole_upload(
     response = target.upload(info, BIG, algorithm, whole, expect=None)
     assert response.status_code == 200 and response.json()["checksum"] == whole, rule(
         "checksum.supplied-accepted",
-        f"{algorithm} of the whole {len(BIG)} bytes: {response.status_code} "
-        f"{response.text[:200]}",
+        f"{algorithm} of the whole {len(BIG)} bytes: {response.status_code} {response.text[:200]}",
     )
 
 

@@ -38,6 +38,13 @@ RULES = (
         KIND_TYPES,
     ),
     Rule(
+        "audit.package-unassigned",
+        "guide: Provisioning",
+        "unassigning it from a device, or from a device profile, leaves one "
+        "OTA_PACKAGE_UNASSIGNED entry for that device or profile, SUCCESS",
+        KIND_TYPES,
+    ),
+    Rule(
         "audit.failure-recorded",
         "guide: Provisioning",
         "a refused package action (a delete while in use) leaves a FAILURE entry with its reason",

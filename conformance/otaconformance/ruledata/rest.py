@@ -11,6 +11,13 @@ RULES = (
         KIND_TYPES,
     ),
     Rule(
+        "rest.url-required",
+        "§7",
+        "a package with usesUrl=true needs a url that is not blank: without one it is refused "
+        "(400)",
+        KIND_TYPES,
+    ),
+    Rule(
         "rest.info-fields",
         "§7",
         "an OtaPackageInfo carries id, createdTime, tenantId, deviceProfileId, type, title, "
@@ -46,7 +53,7 @@ RULES = (
     ),
     Rule(
         "rest.full-data-base64",
-        "§7",
+        "§7 (otakit extension)",
         "the OtaPackage's `data` is the uploaded bytes in base64 (null without data)",
         KIND_TYPES,
     ),
@@ -89,14 +96,14 @@ RULES = (
     ),
     Rule(
         "rest.download-range",
-        "§7",
+        "§7 (otakit extension)",
         "the download honours a single Range (bytes=a-b, bytes=a-, bytes=-n): 206 with that "
         "slice, its Content-Length and Content-Range bytes a-b/size",
         KIND_TYPES,
     ),
     Rule(
         "rest.download-range-unsatisfiable",
-        "§7",
+        "§7 (otakit extension)",
         "a Range starting past the end is 416 with Content-Range bytes */size",
         KIND_TYPES,
     ),
