@@ -106,10 +106,14 @@ def test_lifecycle(target: Target, profile: str, kind: Kind) -> None:
     )
     package_id = info["id"]["id"]
     again = stored(target, info)
-    assert again == info, rule("rest.info-and-full", f"info {again} after upload {info}")
+    differing = [name for name in INFO_FIELDS if again.get(name) != info[name]]
+    assert not differing, rule("rest.info-and-full", f"the info GET differs in {differing}")
     full = target.http.get(f"/api/otaPackage/{package_id}")
     assert full.status_code == 200, rule("rest.info-and-full", f"full GET {full.status_code}")
-    differing = [name for name in INFO_FIELDS if full.json().get(name) != info[name]]
+    # hasData aside: whether ThingsBoard's OtaPackage (not its info) fills it in is unsure.
+    differing = [
+        name for name in INFO_FIELDS if name != "hasData" and full.json().get(name) != info[name]
+    ]
     assert not differing, rule("rest.info-and-full", f"the full GET differs in {differing}")
     listed = titled(target, title)
     assert [p["id"] for p in listed] == [info["id"]], rule(
@@ -300,7 +304,7 @@ def test_fields_are_fixed_once_set(target: Target, profile: str, kind: Kind, fie
     response = target.http.post("/api/otaPackage", json={**info, field: value})
     assert response.status_code == 400, rule(
         "package.fixed-fields",
-        f"the {field} cannot change once set (400), got {response.status_code}",
+        f"changing the {field}: got {response.status_code}",
     )
     kept = stored(target, info)
     assert kept[field] == info[field], rule(
@@ -335,8 +339,10 @@ def test_uploaded_data_stays_as_it_was(target: Target, profile: str, kind: Kind)
         "package.fixed-data-fields", f"a second upload: got {response.status_code}"
     )
     download = target.http.get(f"/api/otaPackage/{info['id']['id']}/download")
-    assert download.content == IMAGE and stored(target, info) == info, rule(
-        "package.fixed-data-fields", "a refused second upload changed the package"
+    kept = stored(target, info)
+    changed = [field for field in changes if kept[field] != info[field]]
+    assert download.content == IMAGE and not changed, rule(
+        "package.fixed-data-fields", f"a refused second upload changed the data or {changed}"
     )
 
 
