@@ -424,15 +424,23 @@ def test_url_package(target: Target, profile: str, kind: Kind) -> None:
 @pytest.mark.rules("rest.paging", "rest.sorting")
 def test_pages_and_sorting(target: Target, profile: str) -> None:
     prefix = f"page-{uuid.uuid4().hex[:6]}"
-    for letter in "bca":
-        target.package_info(profile, title=f"{prefix}-{letter}")
+    for letter, version in zip("bca", "312", strict=True):
+        target.package_info(profile, title=f"{prefix}-{letter}", version=version)
 
-    def page(number: int, order: str = "ASC") -> Any:
+    def page(number: int, order: str = "ASC", by: str = "title") -> Any:
         params = {"pageSize": 2, "page": number, "textSearch": prefix}
         return target.call(
             "GET",
             "/api/otaPackages",
-            params={**params, "sortProperty": "title", "sortOrder": order},
+            params={**params, "sortProperty": by, "sortOrder": order},
+        )
+
+    for missing in ("pageSize", "page"):
+        params: dict[str, str | int] = {"pageSize": 2, "page": 0, "textSearch": prefix}
+        del params[missing]
+        response = target.http.get("/api/otaPackages", params=params)
+        assert response.status_code == 400, rule(
+            "rest.paging", f"without {missing}: got {response.status_code}"
         )
 
     first, second = page(0), page(1)
@@ -447,6 +455,10 @@ def test_pages_and_sorting(target: Target, profile: str) -> None:
     descending = [p["title"] for p in page(0, "DESC")["data"]]
     assert descending == [f"{prefix}-c", f"{prefix}-b"], rule(
         "rest.sorting", f"title DESC: {descending}"
+    )
+    by_version = [p["title"] for p in page(0, "DESC", "version")["data"]]
+    assert by_version == [f"{prefix}-b", f"{prefix}-a"], rule(
+        "rest.sorting", f"version DESC: {by_version}"
     )
 
 

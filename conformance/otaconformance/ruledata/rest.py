@@ -60,13 +60,13 @@ RULES = (
     Rule(
         "rest.paging",
         "§7",
-        "GET /api/otaPackages pages by pageSize and page (0-based) and tells totalElements, "
-        "totalPages and hasNext",
+        "GET /api/otaPackages pages by pageSize and page (0-based; both required, 400 without) "
+        "and tells totalElements, totalPages and hasNext",
     ),
     Rule(
         "rest.sorting",
         "§7",
-        "GET /api/otaPackages sorts by sortProperty, in sortOrder ASC or DESC",
+        "GET /api/otaPackages sorts by sortProperty (title, version ...), in sortOrder ASC or DESC",
     ),
     Rule(
         "rest.assignable-list",
