@@ -64,6 +64,7 @@ def names(entry: Entity, package: Entity) -> bool:
 def test_package_actions_are_audited(target: Target, profile: str, kind: Kind) -> None:
     user = target.call("GET", "/api/auth/user")
     package = target.package_info(profile, kind)
+    target.upload(package, IMAGE, checksum="0" * 64, expect=400)
     package = target.upload(package, IMAGE).json()
     target.call(
         "POST", "/api/otaPackage", json={**package, "additionalInfo": {"description": "audited"}}
@@ -86,11 +87,15 @@ def test_package_actions_are_audited(target: Target, profile: str, kind: Kind) -
     ):
         entry = one(logged, action, "SUCCESS", rule_id, "the package")
         check_entry(entry, package, user, rule_id, action)
-    failed = one(logged, "DELETED", "FAILURE", "audit.failure-recorded", "the refused delete")
-    check_entry(failed, package, user, "audit.failure-recorded", "the refused delete")
-    assert failed.get("actionFailureDetails"), rule(
-        "audit.failure-recorded", "the FAILURE entry gives no reason"
-    )
+        assert entry["entityName"] == package["title"], rule(
+            rule_id, f"{action}: entityName {entry['entityName']}, not {package['title']}"
+        )
+    for action, what in (("OTA_PACKAGE_UPLOADED", "a wrong checksum"), ("DELETED", "in use")):
+        failed = one(logged, action, "FAILURE", "audit.failure-recorded", what)
+        check_entry(failed, package, user, "audit.failure-recorded", what)
+        assert failed.get("actionFailureDetails"), rule(
+            "audit.failure-recorded", f"{what}: the FAILURE entry gives no reason"
+        )
 
     profile_entity = {"id": {"entityType": "DEVICE_PROFILE", "id": profile}}
     for entity, what in ((device, "the device"), (profile_entity, "the profile")):

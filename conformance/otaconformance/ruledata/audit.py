@@ -7,7 +7,8 @@ RULES = (
     Rule(
         "audit.package-created",
         "guide: Provisioning",
-        "creating a package leaves one ADDED entry for it, by the calling user, SUCCESS",
+        "creating a package leaves one ADDED entry for it (its id and title), by the calling "
+        "user, SUCCESS",
         KIND_TYPES,
     ),
     Rule(
@@ -47,7 +48,8 @@ RULES = (
     Rule(
         "audit.failure-recorded",
         "guide: Provisioning",
-        "a refused package action (a delete while in use) leaves a FAILURE entry with its reason",
+        "a refused package action (an upload with a wrong checksum, a delete while in use) "
+        "leaves a FAILURE entry of that action for the package, with its reason",
         KIND_TYPES,
     ),
 )
