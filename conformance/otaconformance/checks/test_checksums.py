@@ -1,6 +1,9 @@
-"""Spec §5: the server's checksum text for each algorithm (what `fw_checksum` carries)."""
+"""Spec §5: the server's checksum text for each algorithm (what `fw_checksum` carries), on small
+and on streamed uploads; and the checksum parts of §4.5 and §7."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +13,9 @@ from otaconformance.reference import ALGORITHMS, checksum_text, data_with_leadin
 from otaconformance.target import KINDS, Kind, Target, rule
 
 DATA = b"123456789" * 50 + bytes(range(256))
+# More than any one read buffer of a server (64 KiB, 1 MiB ...), and not a multiple of one:
+# a checksum of a single buffer, or of the last one, differs from the whole stream's.
+BIG = random.Random(20261203).randbytes(3 * 1024 * 1024 + 17)
 TEXT_RULES = {
     "MD5": "checksum.digest-hex",
     "SHA256": "checksum.digest-hex",
@@ -30,12 +36,20 @@ def check_text(algorithm: str, data: bytes, got: str) -> None:
     )
 
 
-@pytest.mark.rules("checksum.digest-hex", "checksum.crc32-le", "checksum.murmur3-le")
+@pytest.mark.rules(
+    "checksum.digest-hex",
+    "checksum.crc32-le",
+    "checksum.murmur3-le",
+    "checksum.computed-when-absent",
+)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @kinds
 def test_computed_checksum_text(target: Target, profile: str, kind: Kind, algorithm: str) -> None:
     info = target.package(profile, DATA, kind=kind, algorithm=algorithm)
-    assert info["checksumAlgorithm"] == algorithm
+    assert info["checksumAlgorithm"] == algorithm, rule(
+        "checksum.computed-when-absent", f"asked for {algorithm}, got {info['checksumAlgorithm']}"
+    )
+    assert info["checksum"], rule("checksum.computed-when-absent", "no checksum computed")
     check_text(algorithm, DATA, info["checksum"])
 
 
@@ -98,3 +112,82 @@ def test_a_wrong_checksum_is_refused(target: Target, profile: str, kind: Kind) -
     )
     stored = target.call("GET", f"/api/otaPackage/info/{info['id']['id']}")
     assert not stored["hasData"], rule("checksum.mismatch-refused", "the refused upload was kept")
+
+
+@pytest.mark.rules("checksum.whole-stream")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@kinds
+def test_checksum_of_a_streamed_upload(
+    target: Target, profile: str, kind: Kind, algorithm: str
+) -> None:
+    info = target.package(profile, BIG, kind=kind, algorithm=algorithm)
+    expected = checksum_text(algorithm, BIG)
+    assert info["checksum"] == expected, rule(
+        "checksum.whole-stream",
+        f"{algorithm} of {len(BIG)} bytes: expected {expected}, got {info['checksum']}",
+    )
+    assert info["dataSize"] == len(BIG), rule(
+        "checksum.whole-stream", f"stored {info['dataSize']} of {len(BIG)} bytes"
+    )
+
+
+@pytest.mark.rules("checksum.supplied-whole-stream", "checksum.supplied-accepted")
+@pytest.mark.parametrize("algorithm", ["SHA256", "CRC32"])
+@kinds
+def test_a_supplied_checksum_is_checked_over_the_whole_upload(
+    target: Target, profile: str, kind: Kind, algorithm: str
+) -> None:
+    info = target.package_info(profile, kind)
+    # What a server that checked only its first buffers (the first 3 MiB) would have seen.
+    of_the_head = checksum_text(algorithm, BIG[: 3 * 1024 * 1024])
+    response = target.upload(info, BIG, algorithm, of_the_head, expect=None)
+    assert response.status_code == 400, rule(
+        "checksum.supplied-whole-stream",
+        f"{algorithm} of the first 3 MiB only: got {response.status_code}",
+    )
+    stored = target.call("GET", f"/api/otaPackage/info/{info['id']['id']}")
+    assert not stored["hasData"] and stored["checksum"] is None, rule(
+        "checksum.supplied-whole-stream", "the refused upload was kept"
+    )
+    whole = checksum_text(algorithm, BIG)
+    response = target.upload(info, BIG, algorithm, whole, expect=None)
+    assert response.status_code == 200 and response.json()["checksum"] == whole, rule(
+        "checksum.supplied-accepted",
+        f"{algorithm} of the whole {len(BIG)} bytes: {response.status_code} {response.text[:200]}",
+    )
+
+
+@pytest.mark.rules("package.checksum-max-length")
+@kinds
+def test_a_checksum_longer_than_1020_characters_is_refused(
+    target: Target, profile: str, kind: Kind
+) -> None:
+    info = target.package_info(profile, kind)
+    for too_long in ("0" * 1021, checksum_text("SHA256", DATA) + "0" * 957):
+        response = target.upload(info, DATA, "SHA256", too_long, expect=None)
+        assert response.status_code == 400, rule(
+            "package.checksum-max-length",
+            f"a checksum of {len(too_long)} characters: got {response.status_code}",
+        )
+    stored = target.call("GET", f"/api/otaPackage/info/{info['id']['id']}")
+    assert not stored["hasData"], rule("package.checksum-max-length", "the upload was kept")
+
+
+@pytest.mark.rules("rest.algorithm-case-insensitive")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@kinds
+def test_the_algorithm_name_is_case_insensitive(
+    target: Target, profile: str, kind: Kind, algorithm: str
+) -> None:
+    # All lower case, and the first letter alone upper case: "sha256", "Sha256".
+    for spelled in (algorithm.lower(), algorithm.capitalize()):
+        info = target.package_info(profile, kind)
+        response = target.upload(info, DATA, spelled, expect=None)
+        assert response.status_code == 200, rule(
+            "rest.algorithm-case-insensitive", f"{spelled}: got {response.status_code}"
+        )
+        got = response.json()
+        assert got["checksumAlgorithm"] == algorithm, rule(
+            "rest.algorithm-case-insensitive", f"{spelled} kept as {got['checksumAlgorithm']}"
+        )
+        check_text(algorithm, DATA, got["checksum"])

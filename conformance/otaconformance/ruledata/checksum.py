@@ -41,4 +41,24 @@ RULES = (
         "a supplied checksum that does not match the data is refused (400), and nothing is stored",
         KIND_TYPES,
     ),
+    Rule(
+        "checksum.computed-when-absent",
+        "§4.5",
+        "an upload without a checksum gets it computed by the server, with the chosen algorithm",
+        KIND_TYPES,
+    ),
+    Rule(
+        "checksum.whole-stream",
+        "§5",
+        "the checksum is computed over the whole upload, however large (several MB, more than "
+        "any one read buffer)",
+        KIND_TYPES,
+    ),
+    Rule(
+        "checksum.supplied-whole-stream",
+        "§4.5",
+        "a supplied checksum is checked against the whole upload: the checksum of all but its "
+        "tail is refused (400)",
+        KIND_TYPES,
+    ),
 )
