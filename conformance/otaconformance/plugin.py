@@ -28,6 +28,8 @@ AREAS = {
     "test_statuses": "Status reporting and history",
     "test_model": "Stateful model of the rules",
     "test_roles": "REST role matrix",
+    "test_downloads": "REST downloads and Range",
+    "test_audit": "Audit of package actions",
 }
 RULE = re.compile(r"\[rule [^\]]+\][^\n]*")
 NO_SHRINK = "otaconformance-no-shrink"
