@@ -6,6 +6,7 @@ whatever the outcome, the tenant ends as it began, unless --keep says otherwise.
 
 from __future__ import annotations
 
+import shlex
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from tests.support.process import ServerProcess, start_server
 
 TENANT = ("tenant@thingsboard.org", "tenant")
 SYSADMIN = ("sysadmin@thingsboard.org", "sysadmin")
+DEMO_URL = "http://localhost:8080"
+DOCS_COMMAND = f"otakit conformance --url {DEMO_URL} "
 LISTS = ("/api/tenant/devices", "/api/otaPackages", "/api/deviceProfiles", "/api/customers")
 
 
@@ -43,13 +46,22 @@ def inventory(server: ServerProcess) -> dict[str, list[str]]:
     return found
 
 
+def docs_command() -> list[str]:
+    """The arguments of docs/conformance.md's command against a demo on localhost (the docs
+    test leaves that block to this module)."""
+    text = (Path(__file__).parents[2] / "docs" / "conformance.md").read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith(DOCS_COMMAND))
+    return shlex.split(line)[2:]
+
+
 def against(
     server: ServerProcess, tmp_path: Path, *args: str
 ) -> tuple[int, str, ElementTree.Element]:
     """docs/conformance.md's command for a demo on localhost, with this server's ports."""
     report = tmp_path / "report.xml"
+    command = [server.url if arg == DEMO_URL else arg for arg in docs_command()]
     result = conformance(
-        *("--url", server.url, "--username", TENANT[0], "--password", TENANT[1]),
+        *command,
         *("--mqtt", f"127.0.0.1:{server.mqtt_port}", "--coap", f"127.0.0.1:{server.coap_port}"),
         *("--junitxml", str(report)),
         *args,
