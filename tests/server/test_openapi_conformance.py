@@ -24,10 +24,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 
+from otatarget import rest
 from tests.conftest import TenantContext, activate, database_for
 from tests.support.api import Api, assert_error
 from tests.support.process import ServerProcess, start_server
@@ -98,11 +98,7 @@ def demo_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def login(server: ServerProcess, user: tuple[str, str]) -> str:
-    response = httpx.post(
-        server.url + "/api/auth/login", json={"username": user[0], "password": user[1]}
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
+    return rest.login(server.url, *user)
 
 
 def run_schemathesis(
