@@ -178,8 +178,7 @@ def test_saving_a_device_unchanged_queues_nothing(target: Target, profile: str, 
     target.assign(device, package)
     states = target.states(device["id"]["id"], kind)
     assert states.count("QUEUED") == 1, rule(
-        "queue.unchanged-not-queued",
-        f"a device saved with the same effective package is not queued again: {states}",
+        "queue.unchanged-not-queued", f"relabelled and saved with its package: {states}"
     )
 
 
