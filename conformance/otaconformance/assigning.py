@@ -8,7 +8,7 @@ from typing import Any
 
 from otaclient import protocol as wire
 
-from .devices import ChunkRefused, HttpDevice, MqttDevice
+from .devices import ChunkRefused, CoapDevice, HttpDevice, MqttDevice, code_text
 from .rules import Transport
 from .target import Entity, Kind, Target
 
@@ -23,12 +23,17 @@ def downloaded(
 ) -> bytes | None:
     """What the device gets when it downloads its `kind` package whole, or None if refused.
 
-    Over HTTP it names `asked` (title and version, checked by the server); MQTT names no package
-    (§6.2): the server sends the effective one."""
+    Over HTTP and CoAP it names `asked` (title and version, checked by the server); MQTT names no
+    package (§6.2): the server sends the effective one."""
     if transport is Transport.HTTP:
         with HttpDevice(target.url, token) as http:
             response = http.get(kind.path, title=asked["title"], version=asked["version"])
         return response.content if response.status_code == 200 else None
+    if transport is Transport.COAP:
+        with CoapDevice(target.coap_host, target.coap_port, token) as coap:
+            path = f"/{kind.prefix}/{token}?title={asked['title']}&version={asked['version']}"
+            message = coap.get(path)
+        return bytes(message.payload) if code_text(message) == "2.05" else None
     version = MQTT_VERSIONS[transport]
     with MqttDevice(target.mqtt_host, target.mqtt_port, token, version) as mqtt:
         mqtt.subscribe(wire.OTA_ERROR_TOPIC)  # software's errors come there too (§6.2)

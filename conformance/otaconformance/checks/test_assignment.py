@@ -18,7 +18,7 @@ from otaconformance.assigning import (
     target_titles,
 )
 from otaconformance.devices import MqttDevice
-from otaconformance.rules import KIND_TYPES, MQTT, Transport
+from otaconformance.rules import KIND_TYPES, TRANSPORTS, Transport
 from otaconformance.target import FIRMWARE, KINDS, SOFTWARE, Entity, Kind, Target, rule
 
 kinds = pytest.mark.parametrize("kind", KINDS, ids=str)
@@ -26,7 +26,7 @@ HIDDEN = (403, 404)  # ThingsBoard says 403 for another tenant's entity, otakit 
 
 
 @pytest.mark.rules("assignment.own-wins", "assignment.profile-fallback")
-@pytest.mark.parametrize("transport", [Transport.HTTP, *MQTT], ids=str)
+@pytest.mark.parametrize("transport", TRANSPORTS, ids=str)
 @kinds
 def test_a_devices_own_package_overrides_its_profiles(
     target: Target, profile: str, kind: Kind, transport: Transport
@@ -172,8 +172,9 @@ def test_unassignable_packages_are_refused(target: Target, profile: str, kind: K
     profiles = target.package(profile, b"profiles" * 10, kind=kind)
     assert target.assign_profile(profile, profiles).status_code == 200
     device, _ = target.device(profile, **{kind.field: mine["id"]})
-    device_id = device["id"]["id"]
-    before = queued(target, device_id, kind)
+    follower, _ = target.device(profile)  # follows the profile's package
+    device_id, follower_id = device["id"]["id"], follower["id"]["id"]
+    before = [queued(target, one, kind) for one in (device_id, follower_id)]
     different = f"Can't assign {kind.type.lower()} with different deviceProfile!"
     for package, rule_id, why in (
         (
@@ -207,9 +208,10 @@ def test_unassignable_packages_are_refused(target: Target, profile: str, kind: K
     assert target.call("GET", f"/api/deviceProfile/{profile}")[kind.field] == profiles["id"], rule(
         "assignment.refusal-changes-nothing", "the profile keeps its package"
     )
-    after = queued(target, device_id, kind)
+    after = [queued(target, one, kind) for one in (device_id, follower_id)]
     assert after == before, rule(
-        "assignment.refusal-changes-nothing", f"nothing is queued: QUEUED at {before}, then {after}"
+        "assignment.refusal-changes-nothing",
+        f"nothing is queued (the device, a follower of the profile): {before}, then {after}",
     )
 
 

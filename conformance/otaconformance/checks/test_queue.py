@@ -3,6 +3,8 @@ the attributes by the queue, at its pace."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from otaconformance.assigning import (
@@ -219,6 +221,7 @@ def test_the_server_writes_only_queued_and_initiated(
     with HttpDevice(target.url, token) as http:
         for state in reported:
             assert http.post("telemetry", {kind.state: state}).status_code == 200
+            time.sleep(0.005)  # one point per millisecond: the same ts would replace the last
     states = target.states(device_id, kind)
     assert states[6:] == reported, rule(
         "state.reported-kept", f"every reported state is kept, in its order: {states}"

@@ -1,8 +1,6 @@
 """Spec §4.1 and the assignment parts of §4.5: the effective package, and what may be assigned."""
 
-from otaconformance.rules import KIND_TYPES, MQTT, Rule, Transport
-
-DOWNLOADS = (Transport.HTTP, *MQTT)
+from otaconformance.rules import KIND_TYPES, TRANSPORTS, Rule
 
 RULES = (
     Rule(
@@ -11,7 +9,7 @@ RULES = (
         "a device's own package is its effective one, whatever its profile's: the device "
         "downloads its own, not its profile's",
         KIND_TYPES,
-        DOWNLOADS,
+        TRANSPORTS,
     ),
     Rule(
         "assignment.profile-fallback",
@@ -19,7 +17,7 @@ RULES = (
         "a device without its own package has its profile's: clearing its own falls back to the "
         "profile's, which is queued (not deleted) and served at download",
         KIND_TYPES,
-        DOWNLOADS,
+        TRANSPORTS,
     ),
     Rule(
         "assignment.types-apart",
