@@ -73,7 +73,7 @@ def chunk_count(size: int, chunk: int) -> int:
 @given(data=st.data())
 @kinds
 @transports
-def test_chunks(
+def test_chunk_slices(
     target: Target, profile: str, transport: Transport, kind: Kind, data: st.DataObject
 ) -> None:
     largest = LARGEST_COAP_CHUNK if transport is Transport.COAP else 4096
