@@ -150,8 +150,11 @@ def test_keys_of_the_previous_package_are_deleted(
     with open_device(target, transport, token) as dev:
         dev.watch()
         target.assign(device, plain)
-        # HTTP: the deletion comes first, and the poll after it may miss the attributes.
-        updates = dev.updates(lambda found: stale <= deleted(found), target.notify_timeout)
+        # The deletion comes before the new attributes (the poll after it may miss them, HTTP).
+        updates = dev.updates(
+            lambda found: stale <= deleted(found) or bool(first_with(found, kind.key("title"))),
+            target.notify_timeout,
+        )
     target.notified(device_id, plain)
     shared = target.shared(device_id)
     assert not stale & set(shared), rule(

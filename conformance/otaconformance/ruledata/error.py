@@ -65,7 +65,8 @@ RULES = (
     Rule(
         "error.coap-two-segments",
         "§6.4",
-        "a download path of other than two segments (/fw/{token}/x) is refused with 4.01",
+        "a download path of other than two segments (/fw/{token}/x) is refused: 4.01 on "
+        "ThingsBoard (otakit: 4.04)",
         KIND_TYPES,
         (Transport.COAP,),
     ),
