@@ -194,8 +194,14 @@ class CoapDevice:
             first: aiocoap.Message = await request.response
 
             async def follow() -> None:
-                async for notification in request.observation:
-                    notifications.put(notification)
+                # The observation ends with an error when the context shuts down: not to be
+                # logged (a traceback formatted in this thread while pytest formats a failure
+                # in another trips CPython 3.11's ast.parse: "recursion depth mismatch").
+                try:
+                    async for notification in request.observation:
+                        notifications.put(notification)
+                except aiocoap.error.Error:
+                    return
 
             self._observing.append((request, asyncio.get_running_loop().create_task(follow())))
             return first

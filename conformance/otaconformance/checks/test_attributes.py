@@ -166,7 +166,7 @@ def test_keys_of_the_previous_package_are_deleted(
 
 
 @pytest.mark.otakit_extension
-@pytest.mark.rules("attribute.http-long-poll-default")
+@pytest.mark.rules("attribute.http-long-poll-default", transports=[Transport.HTTP])
 def test_long_poll_waits_by_default(target: Target, profile: str) -> None:
     _, token = target.device(profile)
     with HttpDevice(target.url, token) as http:
@@ -185,7 +185,7 @@ def test_long_poll_waits_by_default(target: Target, profile: str) -> None:
             )
 
 
-@pytest.mark.rules("attribute.coap-observe")
+@pytest.mark.rules("attribute.coap-observe", transports=[Transport.COAP])
 @kinds
 def test_coap_observe_1_unsubscribes(target: Target, profile: str, kind: Kind) -> None:
     """Observe=0 then Observe=1 with the same token (raw CoAP: aiocoap picks its own tokens),

@@ -120,8 +120,8 @@ def test_whole_file(target: Target, profile: str, transport: Transport, kind: Ki
     )
     if transport in MQTT:
         with open_device(target, transport, token) as device:
-            unsubscribed = device.chunk(kind, 0, None)
-        assert unsubscribed == image, rule(
+            unsubscribed = device.chunk(kind, 0, None), device.chunk(kind, 0, 0, request_id=2)
+        assert unsubscribed == (image, image), rule(
             "chunk.mqtt-unsubscribed-reply", f"{transport.value}, {kind}: no whole-file reply"
         )
 
@@ -220,7 +220,7 @@ def test_mqtt_subscriptions_and_reply_qos(
     )
 
 
-@pytest.mark.rules("chunk.http-headers")
+@pytest.mark.rules("chunk.http-headers", transports=[Transport.HTTP])
 @kinds
 def test_http_download_headers(target: Target, profile: str, kind: Kind) -> None:
     image, package, _, token = provision(target, profile, kind, 3000)
@@ -272,7 +272,7 @@ def blocks(
     return image, answers
 
 
-@pytest.mark.rules("chunk.coap-block2")
+@pytest.mark.rules("chunk.coap-block2", transports=[Transport.COAP])
 @kinds
 def test_coap_block2(target: Target, profile: str, kind: Kind) -> None:
     image, answers = blocks(target, profile, kind)
@@ -291,7 +291,7 @@ def test_coap_block2(target: Target, profile: str, kind: Kind) -> None:
 
 
 @pytest.mark.otakit_extension
-@pytest.mark.rules("chunk.coap-block2-more")
+@pytest.mark.rules("chunk.coap-block2-more", transports=[Transport.COAP])
 @kinds
 def test_coap_block2_more_flag(target: Target, profile: str, kind: Kind) -> None:
     _, answers = blocks(target, profile, kind)
@@ -304,7 +304,7 @@ def test_coap_block2_more_flag(target: Target, profile: str, kind: Kind) -> None
 
 
 @pytest.mark.otakit_extension
-@pytest.mark.rules("chunk.coap-past-end-empty", "chunk.coap-api-path")
+@pytest.mark.rules("chunk.coap-past-end-empty", "chunk.coap-api-path", transports=[Transport.COAP])
 @kinds
 def test_coap_past_the_end_and_the_api_path(target: Target, profile: str, kind: Kind) -> None:
     image, package, _, token = provision(target, profile, kind, 1000)
