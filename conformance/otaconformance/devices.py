@@ -65,7 +65,11 @@ class MqttDevice:
         self.connected: queue.Queue[Any] = queue.Queue()
         self.closed = threading.Event()
         protocol = MQTTProtocolVersion.MQTTv5 if version == 5 else MQTTProtocolVersion.MQTTv311
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
+        # No reconnecting: a closed connection is what a check looks at, and paho's loop would
+        # sleep up to 1 s before it sees the device leave.
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, protocol=protocol, reconnect_on_failure=False
+        )
         self.client.username_pw_set(token)
         self.client.on_message = lambda _c, _u, message: self.messages.put(message)
         self.client.on_connect = lambda _c, _u, _f, code, _p: self.connected.put(code)

@@ -18,7 +18,7 @@ from otaconformance.target import KINDS, Entity, Kind, Target, rule
 
 ANNOUNCED = ("title", "version", "size", "checksum", "checksum_algorithm")
 DELETION_WAIT = 5  # seconds: a deletion is pushed at once
-QUIET = 1.5  # seconds a request that must wait is watched for an early answer
+QUIET = 1.0  # seconds a request that must wait is watched for an early answer
 kinds = pytest.mark.parametrize("kind", KINDS, ids=str)
 transports = pytest.mark.parametrize("transport", TRANSPORTS, ids=str)
 
