@@ -22,7 +22,7 @@ from otaconformance.rules import MQTT, TRANSPORTS, Transport
 from otaconformance.target import KINDS, Entity, Kind, Target, rule
 
 PROPERTIES = settings(
-    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 LARGEST_COAP_CHUNK = 1024  # what the examples use: a chunk fits one CoAP message
 kinds = pytest.mark.parametrize("kind", KINDS, ids=str)
