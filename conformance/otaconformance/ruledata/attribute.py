@@ -29,7 +29,8 @@ RULES = (
     Rule(
         "attribute.deleted-stale-keys",
         "§2.1",
-        "keys the new package lacks (<prefix>_url, <prefix>_tag) are deleted, and the deletion is pushed",
+        "keys the new package lacks (<prefix>_url, <prefix>_tag) are deleted, and the deletion "
+        "is pushed",
         KIND_TYPES,
         TRANSPORTS,
     ),
