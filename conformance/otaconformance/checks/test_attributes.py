@@ -1,25 +1,26 @@
-"""Spec §2.1, §6.2 to §6.4: attribute pushes, requests and deletions on every transport."""
+"""Spec §2.1, §6.2 to §6.4: attribute pushes, requests and deletions; on every transport that
+pushes (MQTT subscription, CoAP observe, HTTP long poll), for firmware and software."""
 
 from __future__ import annotations
 
 import json
-import queue
-import threading
-import time
-from collections.abc import Callable
-from functools import partial
+import socket
 from typing import Any
 
+import aiocoap
 import httpx
 import pytest
 from otaclient import protocol as wire
 
-from otaconformance.devices import CoapDevice, HttpDevice, MqttDevice, code_text
-from otaconformance.target import FIRMWARE, SOFTWARE, Entity, Kind, Target, rule
+from otaconformance.devices import HttpDevice, HttpFacade, MqttFacade, open_device
+from otaconformance.rules import TRANSPORTS, Transport
+from otaconformance.target import KINDS, Entity, Kind, Target, rule
 
 ANNOUNCED = ("title", "version", "size", "checksum", "checksum_algorithm")
-POLL_MS = 20_000  # one long poll's timeout; well inside the HTTP client's
 DELETION_WAIT = 5  # seconds: a deletion is pushed at once
+QUIET = 1.0  # seconds a request that must wait is watched for an early answer
+kinds = pytest.mark.parametrize("kind", KINDS, ids=str)
+transports = pytest.mark.parametrize("transport", TRANSPORTS, ids=str)
 
 
 def announcement(package: Entity, kind: Kind) -> dict[str, Any]:
@@ -38,166 +39,186 @@ def first_with(updates: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return next((update for update in updates if key in update), {})
 
 
-def check_deleted(update: dict[str, Any] | None, kind: Kind, transport: str) -> None:
-    assert update is not None, rule("§2.1", f"unassignment tells the device ({transport})")
-    deleted = set(update.get("deleted", []))
-    missing = {kind.key(suffix) for suffix in ANNOUNCED} - deleted
+def deleted(updates: list[dict[str, Any]]) -> set[str]:
+    return {key for update in updates for key in update.get("deleted", [])}
+
+
+def check_deleted(updates: list[dict[str, Any]], kind: Kind, transport: Transport) -> None:
+    assert first_with(updates, "deleted"), rule(
+        "attribute.deleted-on-unassign", f"unassignment told nothing ({transport.value}, {kind})"
+    )
+    missing = {kind.key(suffix) for suffix in ANNOUNCED} - deleted(updates)
     assert not missing, rule(
-        "§2.1", f"unassignment pushes {{deleted: [...]}} naming every key ({transport}): {update}"
+        "attribute.deleted-on-unassign",
+        f"{{deleted: [...]}} must name every key ({transport.value}), missing {missing}: {updates}",
     )
 
 
-@pytest.mark.parametrize(
-    ("version", "kind"),
-    [(5, FIRMWARE), (3, FIRMWARE), (5, SOFTWARE)],
-    ids=["mqtt5-fw", "mqtt3-fw", "mqtt5-sw"],
+@pytest.mark.rules(
+    "attribute.push-flat",
+    "attribute.push-types",
+    "attribute.deleted-on-unassign",
+    "attribute.request-answer",
+    "attribute.request-section-left-out",
+    "attribute.mqtt-request-topics",
+    "attribute.http-repeated-keys",
+    "attribute.coap-observe",
+    "naming.attribute-keys",
 )
-def test_mqtt_push_request_and_deletion(
-    target: Target, profile: str, version: int, kind: Kind
+@kinds
+@transports
+def test_push_request_and_deletion(
+    target: Target, profile: str, transport: Transport, kind: Kind
 ) -> None:
     package = target.package(profile, b"push" * 256, kind=kind)
     device, token = target.device(profile)
-    with MqttDevice(target.mqtt_host, target.mqtt_port, token, version) as mqtt:
-        mqtt.subscribe(wire.ATTRIBUTES_TOPIC)
-        mqtt.subscribe(wire.ATTRIBUTES_RESPONSE_FILTER)
+    title = kind.key("title")
+    keys = [kind.key(suffix) for suffix in ANNOUNCED]
+    expected = announcement(package, kind)
+    with open_device(target, transport, token) as dev:
+        watching = dev.watch()
+        if transport is Transport.COAP:
+            assert watching == "2.05", rule("attribute.coap-observe", f"Observe=0 got {watching}")
+        posted = dev.post_attributes({"client_side": 7})
+        if transport is Transport.HTTP:
+            assert posted.status == "200", rule("attribute.request-answer", "client attributes")
         target.assign(device, package)
-        updates: list[dict[str, Any]] = []
-        while not first_with(updates, kind.key("title")):
-            update = mqtt.expect_json(wire.ATTRIBUTES_TOPIC, timeout=target.notify_timeout)
-            assert update is not None, rule("§4.4", "the device is pushed its new attributes")
-            updates.append(update)
-        assert first_with(updates, kind.key("title")) == announcement(package, kind), rule(
-            "§6.2", f"a push is flat JSON of the announced keys, fw_size a number: {updates}"
+        updates = dev.updates(lambda found: bool(first_with(found, title)), target.notify_timeout)
+        pushed = first_with(updates, title)
+        assert pushed, rule("attribute.push-flat", f"no push ({transport.value}): {updates}")
+        assert all(key.startswith(f"{kind.prefix}_") for key in pushed), rule(
+            "naming.attribute-keys", f"{transport.value}: {sorted(pushed)}"
         )
-        keys = [kind.key(suffix) for suffix in ANNOUNCED]
-        answer = mqtt.attributes(7, keys)
-        assert answer == {"shared": announcement(package, kind)}, rule(
-            "§6.2", f"a request with comma-separated sharedKeys gets {{shared: ...}}: {answer}"
+        assert pushed == expected, rule(
+            "attribute.push-flat", f"{transport.value}, {kind}: expected {expected}, got {updates}"
         )
+        size, algorithm = pushed[kind.key("size")], pushed[kind.key("checksum_algorithm")]
+        assert type(size) is int and algorithm == "SHA256", rule(
+            "attribute.push-types", f"{transport.value}: size {size!r}, algorithm {algorithm!r}"
+        )
+        if isinstance(dev, MqttFacade):
+            answer = dev.request_attributes(keys, ["client_side"], request_id=7)
+        else:
+            answer = dev.request_attributes(keys, ["client_side"])
+        assert answer == {"client": {"client_side": 7}, "shared": expected}, rule(
+            "attribute.request-answer"
+            if transport is not Transport.MQTT3 and transport is not Transport.MQTT5
+            else "attribute.mqtt-request-topics",
+            f"{transport.value}, {kind}: {answer}",
+        )
+        shared_only = dev.request_attributes(keys[:2])
+        assert shared_only == {"shared": {key: expected[key] for key in keys[:2]}}, rule(
+            "attribute.request-section-left-out", f"{transport.value}, {kind}: {shared_only}"
+        )
+        if isinstance(dev, HttpFacade):
+            repeated = dev.raw.http.get(
+                wire.http_path(token, "attributes"),
+                params=[("sharedKeys", title), ("sharedKeys", kind.key("size"))],
+            )
+            assert repeated.json().get("shared") == {
+                title: package["title"],
+                kind.key("size"): package["dataSize"],
+            }, rule("attribute.http-repeated-keys", f"{kind}: {repeated.text}")
         target.assign(device, None, kind)
-        check_deleted(mqtt.expect_json(wire.ATTRIBUTES_TOPIC), kind, f"MQTT {version}")
-    assert kind.key("title") not in target.shared(device["id"]["id"]), rule(
-        "§2.1", "unassignment deletes the shared attributes"
+        updates = dev.updates(lambda found: bool(first_with(found, "deleted")), DELETION_WAIT)
+        check_deleted(updates, kind, transport)
+    assert title not in target.shared(device["id"]["id"]), rule(
+        "attribute.deleted-on-unassign", "the shared attributes are still there"
     )
 
 
-def test_http_requests_and_long_poll(target: Target, profile: str) -> None:
-    package = target.package(profile, b"poll" * 100)
-    device, token = target.device(profile)
-    with HttpDevice(target.url, token) as http:
-        assert http.post("attributes", {"client_side": 7}).status_code == 200
-        assign = partial(target.assign, device, package)
-        updates = long_poll(http, assign, "fw_title", target.notify_timeout)
-        assert first_with(updates, "fw_title") == announcement(package, FIRMWARE), rule(
-            "§6.3", f"the long poll returns the pushed update, flat: {updates}"
-        )
-        both = http.get("attributes", clientKeys="client_side", sharedKeys="fw_title,fw_version")
-        assert both.json() == {
-            "client": {"client_side": 7},
-            "shared": {"fw_title": package["title"], "fw_version": package["version"]},
-        }, rule("§6.3", f"GET attributes answers {{client: ..., shared: ...}}: {both.text}")
-        repeated = http.http.get(
-            wire.http_path(token, "attributes"),
-            params=[("sharedKeys", "fw_title"), ("sharedKeys", "fw_size")],
-        )
-        assert repeated.json().get("shared") == {
-            "fw_title": package["title"],
-            "fw_size": package["dataSize"],
-        }, rule("§6.3", f"repeated sharedKeys parameters are joined: {repeated.text}")
-        # A deletion is pushed at once, and a poll that is not yet waiting misses it (as on
-        # ThingsBoard): give the poll longer to settle each time, announcing the package again.
-        for settle in (0.5, 2, 5):
-            unassign = partial(target.assign, device, None)
-            updates = long_poll(http, unassign, "deleted", DELETION_WAIT, settle)
-            if first_with(updates, "deleted"):
-                break
-            target.assign(device, package)
-            target.notified(device["id"]["id"], package)
-        check_deleted(first_with(updates, "deleted") or None, FIRMWARE, "HTTP long poll")
-
-
-def long_poll(
-    http: HttpDevice,
-    action: Callable[[], object],
-    until: str,
-    timeout: float,
-    settle: float = 0.5,
-) -> list[dict[str, Any]]:
-    """What long polls of attributes/updates return after `action`, up to an update with `until`.
-
-    The first poll gets `settle` seconds to be waiting before the action.
-    """
-    results: queue.Queue[httpx.Response | BaseException] = queue.Queue()
-    poll_ms = min(POLL_MS, int(timeout * 1000))
-
-    def poll() -> None:
-        try:
-            results.put(http.get("attributes/updates", timeout=poll_ms))
-        except BaseException as error:  # handed to the check, which fails with it
-            results.put(error)
-
-    deadline = time.monotonic() + timeout
-    threading.Thread(target=poll, daemon=True).start()
-    time.sleep(settle)
-    action()
-    updates: list[dict[str, Any]] = []
-    while True:
-        response = results.get(timeout=poll_ms / 1000 + 30)
-        if isinstance(response, BaseException):
-            raise response
-        if response.status_code == 200 and response.content:
-            updates.append(response.json())
-        if first_with(updates, until) or time.monotonic() > deadline:
-            return updates
-        threading.Thread(target=poll, daemon=True).start()
-
-
-def test_coap_request_and_observe(target: Target, profile: str) -> None:
-    package = target.package(profile, b"observe" * 100)
-    device, token = target.device(profile)
-    path = f"/api/v1/{token}/attributes"
-    with CoapDevice(target.coap_host, target.coap_port, token) as coap:
-        first, notifications = coap.observe(path)
-        assert code_text(first) == "2.05", rule("§6.4", f"Observe=0 subscribes, got {first.code}")
-        target.assign(device, package)
-        updates: list[dict[str, Any]] = []
-        deadline = time.monotonic() + target.notify_timeout
-        while not first_with(updates, "fw_title") and time.monotonic() < deadline:
-            try:
-                updates.append(json.loads(notifications.get(timeout=1).payload))
-            except queue.Empty:
-                continue
-        assert first_with(updates, "fw_title").get("fw_title") == package["title"], rule(
-            "§6.4", f"an observer is notified of the new attributes, flat: {updates}"
-        )
-        answer = coap.get(f"{path}?sharedKeys=fw_title,fw_checksum")
-        assert code_text(answer) == "2.05" and json.loads(answer.payload) == {
-            "shared": {"fw_title": package["title"], "fw_checksum": package["checksum"]}
-        }, rule("§6.4", f"GET attributes answers {{shared: ...}}: {answer.payload!r}")
-        target.assign(device, None)
-        try:
-            deletion = json.loads(notifications.get(timeout=10).payload)
-        except queue.Empty:
-            deletion = None
-        check_deleted(deletion, FIRMWARE, "CoAP observe")
-
-
-def test_keys_of_the_previous_package_are_deleted(target: Target, profile: str) -> None:
-    tagged = target.url_package(profile, tag="tagged")
-    plain = target.package(profile, b"plain" * 10)
-    device, _ = target.device(profile, firmwareId=tagged["id"])
+@pytest.mark.rules("attribute.deleted-stale-keys", "attribute.url-package-keys")
+@kinds
+@transports
+def test_keys_of_the_previous_package_are_deleted(
+    target: Target, profile: str, transport: Transport, kind: Kind
+) -> None:
+    tagged = target.url_package(profile, kind, tag="tagged")
+    plain = target.package(profile, b"plain" * 10, kind=kind)
+    device, token = target.device(profile, **{kind.field: tagged["id"]})
     device_id = device["id"]["id"]
     target.notified(device_id, tagged)
     shared = target.shared(device_id)
-    assert shared.get("fw_url") == tagged["url"] and shared.get("fw_tag") == "tagged", rule(
-        "§2.1", f"a URL package announces fw_url (and fw_tag when tagged): {shared}"
+    url, tag = kind.key("url"), kind.key("tag")
+    assert shared.get(url) == tagged["url"] and shared.get(tag) == "tagged", rule(
+        "attribute.url-package-keys", f"{kind}: {shared}"
     )
-    assert "fw_size" not in shared and "fw_checksum" not in shared, rule(
-        "§2.1", f"a URL package without size or checksum announces neither: {shared}"
+    assert kind.key("size") not in shared and kind.key("checksum") not in shared, rule(
+        "attribute.url-package-keys", f"{kind}: announced a size or checksum: {shared}"
     )
-    target.assign(device, plain)
+    stale = {url, tag}
+    with open_device(target, transport, token) as dev:
+        dev.watch()
+        target.assign(device, plain)
+        # The deletion comes before the new attributes (the poll after it may miss them, HTTP).
+        updates = dev.updates(
+            lambda found: stale <= deleted(found) or bool(first_with(found, kind.key("title"))),
+            target.notify_timeout,
+        )
     target.notified(device_id, plain)
     shared = target.shared(device_id)
-    assert "fw_url" not in shared and "fw_tag" not in shared, rule(
-        "§2.1", f"keys the new package lacks (fw_url, fw_tag) are deleted: {shared}"
+    assert not stale & set(shared), rule(
+        "attribute.deleted-stale-keys", f"{kind}: still there: {shared}"
     )
+    assert stale <= deleted(updates), rule(
+        "attribute.deleted-stale-keys", f"{transport.value}, {kind}: pushed {updates}"
+    )
+
+
+@pytest.mark.otakit_extension
+@pytest.mark.rules("attribute.http-long-poll-default", transports=[Transport.HTTP])
+def test_long_poll_waits_by_default(target: Target, profile: str) -> None:
+    _, token = target.device(profile)
+    with HttpDevice(target.url, token) as http:
+        for params in ({"timeout": 0}, {}):
+            try:
+                early = http.http.get(
+                    wire.http_path(token, "attributes/updates"), params=params, timeout=QUIET
+                )
+            except httpx.TimeoutException:
+                continue
+            raise AssertionError(
+                rule(
+                    "attribute.http-long-poll-default",
+                    f"{params or 'no timeout'}: answered at once, {early.status_code}",
+                )
+            )
+
+
+@pytest.mark.rules("attribute.coap-observe", transports=[Transport.COAP])
+@kinds
+def test_coap_observe_1_unsubscribes(target: Target, profile: str, kind: Kind) -> None:
+    """Observe=0 then Observe=1 with the same token (raw CoAP: aiocoap picks its own tokens),
+    then an assignment: no notification may come."""
+    package = target.package(profile, b"unobserve" * 10, kind=kind)
+    device, token = target.device(profile)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((target.coap_host, target.coap_port))
+        sock.settimeout(10)
+
+        def get(observe: int, mid: int) -> aiocoap.Message:
+            message = aiocoap.Message(code=aiocoap.GET, observe=observe)
+            message.mtype, message.mid, message.token = aiocoap.CON, mid, b"unobs"
+            message.opt.uri_path = ("api", "v1", token, "attributes")
+            sock.send(message.encode())
+            while True:  # an empty ACK first means the response comes separately
+                answer = aiocoap.Message.decode(sock.recv(4096))
+                if answer.code != aiocoap.EMPTY:
+                    return answer
+
+        registered, cancelled = get(0, 0x1001), get(1, 0x1002)
+        assert registered.opt.observe is not None, rule(
+            "attribute.coap-observe", f"Observe=0 registered no observation: {registered}"
+        )
+        assert cancelled.opt.observe is None, rule(
+            "attribute.coap-observe", f"Observe=1 answered as a notification: {cancelled}"
+        )
+        target.assign(device, package)
+        target.notified(device["id"]["id"], package)
+        sock.settimeout(QUIET)
+        try:
+            late = aiocoap.Message.decode(sock.recv(4096))
+        except TimeoutError:
+            return
+        notified = kind.key("title") in json.loads(late.payload or b"{}")
+        assert not notified, rule("attribute.coap-observe", f"notified after Observe=1: {late}")
