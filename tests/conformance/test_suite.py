@@ -62,7 +62,7 @@ def test_a_thingsboard_run_leaves_out_otakits_extensions() -> None:
     everything, thingsboard = collected(), collected("--thingsboard")
     for name in EXTENSIONS:
         assert name in everything and name not in thingsboard
-    assert "test_mqtt_chunks" in thingsboard and "test_assignment_model" in thingsboard
+    assert "test_chunk_slices" in thingsboard and "test_assignment_model" in thingsboard
 
 
 def test_a_failure_exits_non_zero_and_names_its_rule(tmp_path: Path) -> None:
@@ -90,24 +90,29 @@ def test_a_failure_exits_non_zero_and_names_its_rule(tmp_path: Path) -> None:
 # Each fault breaks one rule; the checks named must fail, and say which rule broke.
 FAULTS = [
     ("crc32_big_endian", "test_checksums.py", "computed and CRC32", "[rule checksum.crc32-le §5]"),
-    ("chunk_index_as_offset", "test_chunks.py", "mqtt_chunks", "[rule §6.2] chunk index counts"),
-    ("no_deleted_push", "test_attributes.py", "mqtt5-fw", "[rule §2.1] unassignment tells"),
+    ("chunk_index_as_offset", "test_chunks.py", "slices and mqtt", "[rule chunk.slice §6.2]"),
+    (
+        "no_deleted_push",
+        "test_attributes.py",
+        "push_request and mqtt5-fw",
+        "[rule attribute.deleted-on",
+    ),
     ("profile_overrides_device", "test_assignment.py", "overrides", "[rule assignment.own-wins"),
     ("pack_size_exceeded", "test_queue.py", "pace", "[rule queue.pace §4.3]"),
-    ("no_empty_past_end", "test_chunks.py", "http_chunks", "[rule §6.3] past the end"),
-    ("title_not_checked", "test_errors.py", "mismatch", "[rule §6.3] a title that is not"),
+    ("no_empty_past_end", "test_chunks.py", "slices and http", "[rule chunk.past-end-empty"),
+    ("title_not_checked", "test_errors.py", "mismatch", "[rule error.title-version-mismatch"),
     ("wrong_checksum_accepted", "test_checksums.py", "wrong", "[rule checksum.mismatch-refused"),
     ("title_editable", "test_packages.py", "fixed", "[rule package.fixed-fields §4.5]"),
     ("no_queued_telemetry", "test_queue.py", "queued_and_target", "[rule queue.queued-telemetry"),
-    ("bad_token_accepted", "test_errors.py", "bad_token", "[rule §6.2] an unknown token"),
+    ("bad_token_accepted", "test_errors.py", "bad_token", "[rule error.bad-token"),
     ("other_tenant_visible", "test_isolation.py", "tenant", "[rule isolation.tenant-entities"),
     ("size_as_text", "test_queue.py", "queued_and_target", "[rule queue.attributes-announced"),
     ("checksum_unpadded", "test_checksums.py", "zeros", "[rule checksum.zero-padded §5]"),
     ("stale_not_skipped", "test_queue.py", "stale", "[rule queue.stale-skipped §4.4]"),
     ("requeued_unchanged", "test_queue.py", "unchanged", "[rule queue.unchanged-not-queued"),
-    ("size_not_reused", "test_chunks.py", "reused", "[rule §6.2] an empty payload reuses"),
-    ("request_not_pinned", "test_chunks.py", "pinned", "[rule §6.2] a request id stays bound"),
-    ("stale_keys_kept", "test_attributes.py", "previous", "[rule §2.1] keys the new package"),
+    ("size_not_reused", "test_chunks.py", "reused", "[rule chunk.mqtt-size-reused §6.2]"),
+    ("request_not_pinned", "test_chunks.py", "pinned", "[rule chunk.mqtt-request-pinned"),
+    ("stale_keys_kept", "test_attributes.py", "previous", "[rule attribute.deleted-stale-keys"),
     # The stateful model finds these by itself, from random sequences of steps; which of the rules
     # it checks trips first depends on the sequence.
     ("profile_overrides_device", "test_model.py", "", "test_assignment_model: [rule "),
