@@ -8,6 +8,8 @@ python -m otaconformance.rulestable --check docs/conformance-rules.md   # exit 1
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,22 +42,23 @@ class _Collector:
 def collect() -> tuple[dict[str, Coverage], list[str]]:
     """The coverage of each rule, and the checks that name no rule."""
     collector = _Collector()
-    code = pytest.main(
-        [
-            str(CHECKS),
-            "-p",
-            "otaconformance.plugin",
-            "-p",
-            "no:cacheprovider",
-            "--confcutdir",
-            str(CHECKS),
-            "--collect-only",
-            "-qq",
-            "--server-url",
-            "http://unused.invalid",
-        ],
-        plugins=[collector],
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # pytest's count of checks per file
+        code = pytest.main(
+            [
+                str(CHECKS),
+                "-p",
+                "otaconformance.plugin",
+                "-p",
+                "no:cacheprovider",
+                "--confcutdir",
+                str(CHECKS),
+                "--collect-only",
+                "-qq",
+                "--server-url",
+                "http://unused.invalid",
+            ],
+            plugins=[collector],
+        )
     if code != 0:
         raise SystemExit(f"collecting the checks failed (pytest exit code {code})")
     return coverage(collector.items), sorted(set(collector.unnamed))

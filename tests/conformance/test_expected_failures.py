@@ -54,3 +54,16 @@ def test_a_line_that_names_no_check_is_refused(tmp_path: Path) -> None:
     result = conformance("--url", "http://unused.invalid", "--expected-failures", str(expected))
     assert result.returncode == 4  # pytest's usage error
     assert "line 2: test_no_such_check" in result.stdout + result.stderr
+
+
+def test_the_docs_example_names_real_checks(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "docs" / "conformance.md").read_text()
+    section = text.split("### Expected failures of a target", 1)[1]
+    example = section.split("```text\n", 1)[1].split("```", 1)[0]
+    assert example.count("# ") >= 2  # reasons after the names
+    expected = tmp_path / "expected.txt"
+    expected.write_text(example)
+    result = conformance(
+        "--url", "http://unused.invalid", "--expected-failures", str(expected), "--", "--co"
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
