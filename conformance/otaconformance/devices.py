@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -21,7 +20,7 @@ import aiocoap
 import httpx
 import paho.mqtt.client as paho
 from otaclient import protocol as wire
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from otatarget.mqtt import PahoDevice
 
 from .rules import Transport
 
@@ -57,63 +56,18 @@ class ChunkRefused(Exception):
         self.text = text
 
 
-class MqttDevice:
-    """A paho client that queues what it receives; MQTT 5 unless `version=3` (3.1.1)."""
+class MqttDevice(PahoDevice):
+    """otatarget's paho device (MQTT 5 unless `version=3`), with the suite's OTA requests."""
 
     def __init__(self, host: str, port: int, token: str, version: int = 5) -> None:
-        self.messages: queue.Queue[paho.MQTTMessage] = queue.Queue()
-        self.connected: queue.Queue[Any] = queue.Queue()
-        self.closed = threading.Event()
-        protocol = MQTTProtocolVersion.MQTTv5 if version == 5 else MQTTProtocolVersion.MQTTv311
-        # No reconnecting: a closed connection is what a check looks at, and paho's loop would
-        # sleep up to 1 s before it sees the device leave.
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, protocol=protocol, reconnect_on_failure=False
-        )
-        self.client.username_pw_set(token)
-        self.client.on_message = lambda _c, _u, message: self.messages.put(message)
-        self.client.on_connect = lambda _c, _u, _f, code, _p: self.connected.put(code)
-        self.client.on_disconnect = lambda *_a: self.closed.set()
-        self.client.connect(host, port, 60)
-        # Without it each chunk request waits for the server's delayed ACK (Nagle): ~44 ms.
-        sock = self.client.socket()
-        if isinstance(sock, socket.socket):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.client.loop_start()
-        self.code = self.connected.get(timeout=15)
+        super().__init__(host, port, token, version)
 
     def __enter__(self) -> MqttDevice:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    @property
-    def accepted(self) -> bool:
-        return not self.code.is_failure if hasattr(self.code, "is_failure") else self.code == 0
-
-    def subscribe(self, topic: str, qos: int = 1) -> list[Any]:
-        """The SUBACK's codes (paho ReasonCodes: a granted QoS, or a failure)."""
-        done: queue.Queue[list[Any]] = queue.Queue()
-        self.client.on_subscribe = lambda _c, _u, _m, codes, _p: done.put(list(codes))
-        self.client.subscribe(topic, qos)
-        return done.get(timeout=15)
-
-    def publish(self, topic: str, payload: bytes | str) -> None:
-        self.client.publish(topic, payload, 1).wait_for_publish(15)
-
     def expect(self, *topics: str, timeout: float = 10) -> paho.MQTTMessage | None:
         """The next message on one of `topics` (others that come first are dropped), or None."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                message = self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                return None
-            if message.topic in topics:
-                return message
-        return None
+        return self.next_on(*topics, timeout=timeout)
 
     def expect_json(self, topic: str, timeout: float = 10) -> Any:
         message = self.expect(topic, timeout=timeout)

@@ -31,8 +31,13 @@ class PahoDevice:
         self.messages: queue.Queue[paho.MQTTMessage] = queue.Queue()
         connected: queue.Queue[Any] = queue.Queue()
         self.closed = threading.Event()
+        # No reconnecting: a closed connection is what a check looks at, and paho's loop would
+        # sleep up to 1 s before it let a closed device go.
         self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=PROTOCOLS[version]
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=PROTOCOLS[version],
+            reconnect_on_failure=False,
         )
         self.client.username_pw_set(token)
         self.client.on_message = lambda _c, _u, message: self.messages.put(message)
