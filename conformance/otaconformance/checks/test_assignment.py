@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 from otaclient import protocol as wire
-from otatarget.rest import call, client
 
 from otaconformance.assigning import (
     announcement,
@@ -212,55 +211,4 @@ def test_unassignable_packages_are_refused(target: Target, profile: str, kind: K
     assert after == before, rule(
         "assignment.refusal-changes-nothing",
         f"nothing is queued (the device, a follower of the profile): {before}, then {after}",
-    )
-
-
-@pytest.fixture(scope="module")
-def other_tenant(target: Target) -> tuple[str, str]:
-    """A second tenant's administrator (email, password), one for the module: making one is slow."""
-    if target.sysadmin is None:
-        pytest.skip("needs --sysadmin-username and --sysadmin-password to make a second tenant")
-    return target.new_tenant_admin("assign")
-
-
-@pytest.mark.rules("assignment.other-tenant-refused", "assignment.refusal-changes-nothing")
-@kinds
-def test_another_tenants_package_is_refused(
-    target: Target, profile: str, kind: Kind, other_tenant: tuple[str, str]
-) -> None:
-    ours = target.package(profile, b"ours" * 10, kind=kind)
-    with client(target.url, *other_tenant) as other:
-        their_profile: Entity = call(other, "GET", "/api/deviceProfileInfo/default")
-        their_profile_id = their_profile["id"]["id"]
-        their_device = call(
-            other,
-            "POST",
-            "/api/device",
-            json={
-                "name": f"theirs-{kind.prefix}",
-                "deviceProfileId": {"entityType": "DEVICE_PROFILE", "id": their_profile_id},
-            },
-        )
-        assigned = other.post("/api/device", json={**their_device, kind.field: ours["id"]})
-        assert assigned.status_code in (400, *HIDDEN), rule(
-            "assignment.other-tenant-refused", f"to a device, got {assigned.status_code}"
-        )
-        full_profile = call(other, "GET", f"/api/deviceProfile/{their_profile_id}")
-        assigned = other.post("/api/deviceProfile", json={**full_profile, kind.field: ours["id"]})
-        assert assigned.status_code in (400, *HIDDEN), rule(
-            "assignment.other-tenant-refused", f"to a profile, got {assigned.status_code}"
-        )
-        device_now = call(other, "GET", f"/api/device/{their_device['id']['id']}")
-        profile_now = call(other, "GET", f"/api/deviceProfile/{their_profile_id}")
-        states = call(
-            other,
-            "GET",
-            f"/api/plugins/telemetry/DEVICE/{their_device['id']['id']}/values/timeseries",
-            params={"keys": kind.state},
-        )
-    assert device_now[kind.field] is None and profile_now[kind.field] is None, rule(
-        "assignment.refusal-changes-nothing", "another tenant's device and profile keep none"
-    )
-    assert not (states or {}).get(kind.state), rule(
-        "assignment.refusal-changes-nothing", f"nothing is queued: {states}"
     )

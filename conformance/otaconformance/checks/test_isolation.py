@@ -155,7 +155,11 @@ def test_another_tenants_list_leaves_out_our_packages(
     assert listed["data"] == [], rule("isolation.tenant-list", f"listed {listed['data']}")
 
 
-@pytest.mark.rules("isolation.tenant-assign")
+@pytest.mark.rules(
+    "isolation.tenant-assign",
+    "assignment.other-tenant-refused",
+    "assignment.refusal-changes-nothing",
+)
 @kinds
 def test_another_tenant_cannot_assign_our_package(
     ours: dict[str, Ours], other_tenant: httpx.Client, kind: Kind
@@ -171,11 +175,31 @@ def test_another_tenant_cannot_assign_our_package(
             "deviceProfileId": {"entityType": "DEVICE_PROFILE", "id": their_profile},
         },
     )
+    device_path = f"/api/device/{their_device['id']['id']}"
     assigned = other_tenant.post("/api/device", json={**their_device, kind.field: package["id"]})
     assert assigned.status_code in (400, *HIDDEN), rule(
-        "isolation.tenant-assign", f"got {assigned.status_code}"
+        "isolation.tenant-assign", f"to a device, got {assigned.status_code}"
     )
-    kept = call(other_tenant, "GET", f"/api/device/{their_device['id']['id']}")
-    assert kept.get(kind.field) is None, rule(
-        "isolation.tenant-assign", f"the refused assignment was kept: {kept.get(kind.field)}"
+    full_profile = call(other_tenant, "GET", f"/api/deviceProfile/{their_profile}")
+    assigned = other_tenant.post(
+        "/api/deviceProfile", json={**full_profile, kind.field: package["id"]}
+    )
+    assert assigned.status_code in (400, *HIDDEN), rule(
+        "assignment.other-tenant-refused", f"to a profile, got {assigned.status_code}"
+    )
+    kept = call(other_tenant, "GET", device_path).get(kind.field)
+    kept_by_profile = call(other_tenant, "GET", f"/api/deviceProfile/{their_profile}")
+    assert kept is None and kept_by_profile.get(kind.field) is None, rule(
+        "assignment.refusal-changes-nothing",
+        f"the refused assignments were kept: device {kept}, profile "
+        f"{kept_by_profile.get(kind.field)}",
+    )
+    states = call(
+        other_tenant,
+        "GET",
+        f"/api/plugins/telemetry/DEVICE/{their_device['id']['id']}/values/timeseries",
+        params={"keys": kind.state},
+    )
+    assert not (states or {}).get(kind.state), rule(
+        "assignment.refusal-changes-nothing", f"nothing is queued: {states}"
     )
