@@ -282,6 +282,14 @@ class KindLike(Protocol):
     def path(self) -> str: ...
 
 
+def _next_json(messages: queue.Queue[Any], timeout: float) -> Any:
+    """The JSON payload of the next message (MQTT or CoAP), or None after `timeout` seconds."""
+    try:
+        return json.loads(messages.get(timeout=timeout).payload)
+    except queue.Empty:
+        return None
+
+
 def _query(package: Mapping[str, Any] | None, size: int | None, index: int) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if package is not None:
@@ -396,10 +404,7 @@ class MqttFacade(Device):
         return "ok"
 
     def _next_update(self, timeout: float) -> Any:
-        try:
-            return json.loads(self._pushes.get(timeout=timeout).payload)
-        except queue.Empty:
-            return None
+        return _next_json(self._pushes, timeout)
 
     def fetch(
         self,
@@ -453,10 +458,7 @@ class CoapFacade(Device):
 
     def _next_update(self, timeout: float) -> Any:
         assert self._notifications is not None, "watch() first"
-        try:
-            return json.loads(self._notifications.get(timeout=timeout).payload)
-        except queue.Empty:
-            return None
+        return _next_json(self._notifications, timeout)
 
     def fetch(
         self,
