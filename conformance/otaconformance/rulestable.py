@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from .ruledata import NOT_RULES
 from .rules import KIND_TYPES, ROLES, TRANSPORTS, Coverage, catalogue, coverage, covered_values
 from .rules import problems as rule_problems
 
@@ -97,6 +98,9 @@ def render(table: dict[str, Coverage], found: list[str]) -> str:
     ]
     if found:
         lines += ["**Not yet covered:**", "", *[f"- {problem}" for problem in found], ""]
+    lines += ["## Not rules", "", "| source | why it is not a rule |", "|---|---|"]
+    lines += [f"| {source} | {why} |" for source, why in NOT_RULES]
+    lines.append("")
     areas: dict[str, list[str]] = {}
     for rule_id in rules:
         areas.setdefault(rule_id.split(".")[0], []).append(rule_id)

@@ -78,7 +78,7 @@ RULES = (
     ),
     Rule(
         "queue.pace",
-        "§4.3",
+        "§4.3, guide: Configuration",
         "the queue notifies at most pack-size devices per pack interval",
         KIND_TYPES,
     ),

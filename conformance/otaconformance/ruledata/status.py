@@ -13,13 +13,13 @@ RULES = (
     ),
     Rule(
         "status.history-api",
-        "§8",
+        "§8, guide: Dashboard",
         "otakit's device history lists every status in order (QUEUED, INITIATED, then reported)",
         KIND_TYPES,
     ),
     Rule(
         "status.dashboard-counts",
-        "§8",
+        "§8, guide: Dashboard",
         "otakit's dashboard counts INITIATED as updating and FAILED as failed",
         KIND_TYPES,
     ),
