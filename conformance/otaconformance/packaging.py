@@ -54,3 +54,19 @@ def titled(target: Target, title: str) -> list[Entity]:
         "GET", "/api/otaPackages", params={"pageSize": 50, "page": 0, "textSearch": title}
     )
     return list(found["data"])
+
+
+# ThingsBoard's refusals, word for word (spec §4.5): scripts match on them.
+DUPLICATE_TEXT = "OtaPackage with such title and version already exists!"
+WRONG_FILE_TEXT = "Wrong otaPackage file!"
+REFERENCED_BY_DEVICE_TEXT = "The otaPackage referenced by the devices cannot be deleted!"
+REFERENCED_BY_PROFILE_TEXT = "The otaPackage referenced by the device profile cannot be deleted!"
+
+
+def message_of(response: httpx.Response) -> str:
+    """The `message` of an error answer (ThingsBoard's error shape), or its text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text
+    return str(body.get("message", "")) if isinstance(body, dict) else response.text

@@ -117,7 +117,13 @@ def test_firmware_and_software_are_assigned_apart(target: Target, profile: str) 
     )
 
 
-@pytest.mark.rules("assignment.profile-fallback", "queue.on-change", "queue.removed-when-none")
+@pytest.mark.rules(
+    "assignment.profile-fallback",
+    "queue.on-change",
+    "queue.removed-when-none",
+    "assignment.other-profile-refused",
+    "assignment.refusal-changes-nothing",
+)
 @kinds
 def test_moving_a_device_to_another_profile(target: Target, profile: str, kind: Kind) -> None:
     second, bare = target.profile(), target.profile()
@@ -147,6 +153,20 @@ def test_moving_a_device_to_another_profile(target: Target, profile: str, kind: 
         "queue.removed-when-none",
         f"a move to a profile without a package deletes the shared keys: {left}",
     )
+    # A device whose own package is of its profile cannot move with it to another profile: the
+    # package's profile must be the device's on every save (§4.5).
+    keeper, _ = target.device(profile, **{kind.field: first_package["id"]})
+    current = target.call("GET", f"/api/device/{keeper['id']['id']}")
+    moved = target.http.post(
+        "/api/device",
+        json={**current, "deviceProfileId": {"entityType": "DEVICE_PROFILE", "id": second}},
+    )
+    assert moved.status_code == 400, rule(
+        "assignment.other-profile-refused",
+        f"a device moved with its own package to another profile: got {moved.status_code}",
+    )
+    still = target.call("GET", f"/api/device/{keeper['id']['id']}")["deviceProfileId"]["id"]
+    assert still == profile, rule("assignment.refusal-changes-nothing", "the device moved anyway")
 
 
 def assignment_refused(

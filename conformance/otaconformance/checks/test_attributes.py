@@ -17,6 +17,19 @@ from otaconformance.rules import TRANSPORTS, Transport
 from otaconformance.target import KINDS, Entity, Kind, Target, rule
 
 ANNOUNCED = ("title", "version", "size", "checksum", "checksum_algorithm")
+# Spec §1 and §2.1: the nine key suffixes; unassignment deletes all nine shared keys, fw_ts and
+# fw_state too (never written as attributes), and the push names each.
+SUFFIXES = (
+    "title",
+    "version",
+    "ts",
+    "state",
+    "size",
+    "checksum",
+    "checksum_algorithm",
+    "url",
+    "tag",
+)
 DELETION_WAIT = 5  # seconds: a deletion is pushed at once
 QUIET = 1.0  # seconds a request that must wait is watched for an early answer
 kinds = pytest.mark.parametrize("kind", KINDS, ids=str)
@@ -47,7 +60,7 @@ def check_deleted(updates: list[dict[str, Any]], kind: Kind, transport: Transpor
     assert first_with(updates, "deleted"), rule(
         "attribute.deleted-on-unassign", f"unassignment told nothing ({transport.value}, {kind})"
     )
-    missing = {kind.key(suffix) for suffix in ANNOUNCED} - deleted(updates)
+    missing = {kind.key(suffix) for suffix in SUFFIXES} - deleted(updates)
     assert not missing, rule(
         "attribute.deleted-on-unassign",
         f"{{deleted: [...]}} must name every key ({transport.value}), missing {missing}: {updates}",

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from otaconformance.packaging import WRONG_FILE_TEXT, message_of
 from otaconformance.reference import ALGORITHMS, checksum_text, data_with_leading_zeros
 from otaconformance.target import KINDS, Kind, Target, rule
 
@@ -102,13 +103,16 @@ def test_a_supplied_checksum_in_that_text_is_accepted(
     )
 
 
-@pytest.mark.rules("checksum.mismatch-refused")
+@pytest.mark.rules("checksum.mismatch-refused", "package.error-texts")
 @kinds
 def test_a_wrong_checksum_is_refused(target: Target, profile: str, kind: Kind) -> None:
     info = target.package_info(profile, kind)
     response = target.upload(info, DATA, "SHA256", "0" * 64, expect=None)
     assert response.status_code == 400, rule(
         "checksum.mismatch-refused", f"got {response.status_code}"
+    )
+    assert WRONG_FILE_TEXT in message_of(response), rule(
+        "package.error-texts", f"a wrong checksum: {message_of(response)!r}"
     )
     stored = target.call("GET", f"/api/otaPackage/info/{info['id']['id']}")
     assert not stored["hasData"], rule("checksum.mismatch-refused", "the refused upload was kept")

@@ -10,7 +10,17 @@ from typing import Any
 import pytest
 from otatarget.rest import client, profile_body
 
-from otaconformance.packaging import IMAGE, package_body, stored, titled, upload_file
+from otaconformance.packaging import (
+    DUPLICATE_TEXT,
+    IMAGE,
+    REFERENCED_BY_DEVICE_TEXT,
+    REFERENCED_BY_PROFILE_TEXT,
+    message_of,
+    package_body,
+    stored,
+    titled,
+    upload_file,
+)
 from otaconformance.reference import checksum_text
 from otaconformance.target import FIRMWARE, KINDS, SOFTWARE, Kind, Target, rule
 
@@ -174,7 +184,7 @@ def test_an_upload_without_an_algorithm_gets_sha256(
     )
 
 
-@pytest.mark.rules("package.title-version-unique")
+@pytest.mark.rules("package.title-version-unique", "package.error-texts")
 @kinds
 def test_title_and_version_are_unique(target: Target, profile: str, kind: Kind) -> None:
     title = f"uniq-{uuid.uuid4().hex[:6]}"
@@ -182,6 +192,9 @@ def test_title_and_version_are_unique(target: Target, profile: str, kind: Kind) 
     response = target.http.post("/api/otaPackage", json=package_body(profile, kind, title))
     assert response.status_code == 400, rule(
         "package.title-version-unique", f"the same pair again: got {response.status_code}"
+    )
+    assert DUPLICATE_TEXT in message_of(response), rule(
+        "package.error-texts", f"a duplicate: {message_of(response)!r}"
     )
     target.package_info(profile, kind, title=title, version="1.1")  # another version, another one
     assert sorted(p["version"] for p in titled(target, title)) == ["1.0", "1.1"], rule(
@@ -279,9 +292,10 @@ def test_the_longest_title_and_version_are_accepted(
     target: Target, profile: str, kind: Kind
 ) -> None:
     title = uuid.uuid4().hex + "t" * 223
-    info = target.package_info(profile, kind, title=title, version="v" * 255)
-    assert (len(info["title"]), len(info["version"])) == (255, 255), rule(
-        "package.max-length", f"kept {len(info['title'])} and {len(info['version'])} characters"
+    info = target.package_info(profile, kind, title=title, version="v" * 255, tag="t" * 255)
+    kept = (len(info["title"]), len(info["version"]), len(info["tag"] or ""))
+    assert kept == (255, 255, 255), rule(
+        "package.max-length", f"kept {kept} characters of title, version and tag"
     )
 
 
@@ -368,6 +382,7 @@ def test_additional_info_stays_editable(target: Target, profile: str, kind: Kind
     "package.delete-refused-device",
     "package.delete-refused-profile",
     "package.delete-after-unassign",
+    "package.error-texts",
 )
 @kinds
 def test_a_referenced_package_cannot_be_deleted(target: Target, profile: str, kind: Kind) -> None:
@@ -378,6 +393,9 @@ def test_a_referenced_package_cannot_be_deleted(target: Target, profile: str, ki
     assert response.status_code == 400, rule(
         "package.delete-refused-device", f"got {response.status_code}"
     )
+    assert REFERENCED_BY_DEVICE_TEXT in message_of(response), rule(
+        "package.error-texts", f"in use by a device: {message_of(response)!r}"
+    )
     assert target.http.get(f"/api/otaPackage/info/{package['id']['id']}").status_code == 200, rule(
         "package.delete-refused-device", "the refused delete removed the package"
     )
@@ -386,6 +404,9 @@ def test_a_referenced_package_cannot_be_deleted(target: Target, profile: str, ki
     response = target.http.delete(path)
     assert response.status_code == 400, rule(
         "package.delete-refused-profile", f"got {response.status_code}"
+    )
+    assert REFERENCED_BY_PROFILE_TEXT in message_of(response), rule(
+        "package.error-texts", f"in use by a profile: {message_of(response)!r}"
     )
     assert stored(target, package)["hasData"], rule(
         "package.delete-refused-profile", "the refused delete removed the package"

@@ -22,7 +22,8 @@ RULES = (
     Rule(
         "attribute.deleted-on-unassign",
         "§2.1",
-        "unassignment deletes the shared keys and pushes {deleted: [...]} naming each",
+        "unassignment deletes all nine <prefix>_<suffix> shared keys (<prefix>_ts and "
+        "<prefix>_state too) and pushes {deleted: [...]} naming each",
         KIND_TYPES,
         TRANSPORTS,
     ),

@@ -40,7 +40,8 @@ RULES = (
     Rule(
         "package.max-length",
         "§4.5",
-        "title and version are at most 255 characters: 256 are refused (400), 255 kept whole",
+        "title and version are at most 255 characters: 256 are refused (400), 255 kept whole; "
+        "a tag of 255 (the database's column) is kept whole too",
         KIND_TYPES,
     ),
     Rule(
@@ -116,6 +117,15 @@ RULES = (
         "package.download-and-delete",
         "guide: Provisioning",
         "a package can be downloaded (its uploaded bytes) and deleted (then it is gone: 404)",
+        KIND_TYPES,
+    ),
+    Rule(
+        "package.error-texts",
+        "§4.5",
+        "a refused duplicate, a wrong file and a delete of a package in use say ThingsBoard's own "
+        'words ("OtaPackage with such title and version already exists!", "Wrong otaPackage '
+        'file!", "The otaPackage referenced by the devices cannot be deleted!", "... by the '
+        'device profile ...")',
         KIND_TYPES,
     ),
 )
