@@ -309,3 +309,26 @@ def test_devices_already_on_target_are_not_notified(
     assert queued(target, behind["id"]["id"], kind), rule(
         "queue.already-on-target", "a profile's package is queued for the devices not on it"
     )
+
+
+@pytest.mark.otakit_extension
+@pytest.mark.rules("queue.reported-since-skipped")
+@kinds
+def test_a_device_that_reported_since_its_record_is_not_notified(
+    target: Target, profile: str, kind: Kind
+) -> None:
+    slow_pace(target)
+    package = target.package(profile, b"ahead" * 100, kind=kind)
+    # Two packs of devices ahead of it, so that its record waits about two intervals.
+    ahead = [
+        target.device(profile, **{kind.field: package["id"]})[0]["id"]["id"]
+        for _ in range(2 * target.pack_size)
+    ]
+    reporter, token = target.device(profile, **{kind.field: package["id"]})
+    with HttpDevice(target.url, token) as http:  # it asked for the keys and got going at once
+        assert http.post("telemetry", {kind.state: "DOWNLOADING"}).status_code == 200
+    target.drained(ahead, kind)
+    states = target.states(reporter["id"]["id"], kind)
+    assert states == ["QUEUED", "DOWNLOADING"], rule(
+        "queue.reported-since-skipped", f"the device's states: {states}"
+    )

@@ -89,4 +89,11 @@ RULES = (
         "notified: nothing is queued for it (an otakit extension)",
         KIND_TYPES,
     ),
+    Rule(
+        "queue.reported-since-skipped",
+        "§4.4 (otakit extension)",
+        "a queued record of a device that has reported a state of that package since it was "
+        "queued is skipped: an INITIATED then would undo the device's own report",
+        KIND_TYPES,
+    ),
 )
