@@ -110,3 +110,13 @@ def test_package_actions_are_audited(target: Target, profile: str, kind: Kind) -
             logged, "OTA_PACKAGE_UNASSIGNED", "SUCCESS", "audit.package-unassigned", what
         )
         check_entry(unassigned, entity, user, "audit.package-unassigned", what)
+        # What changed, as otakit records it: the new package and the one before.
+        previous = "previous" + kind.field[0].upper() + kind.field[1:]
+        package_id = package["id"]["id"]
+        for entry, wanted, rule_id in (
+            (assigned, {kind.field: package_id, previous: None}, "audit.package-assigned"),
+            (unassigned, {kind.field: None, previous: package_id}, "audit.package-unassigned"),
+        ):
+            data = entry.get("actionData") or {}
+            got = {key: data.get(key) for key in wanted}
+            assert got == wanted, rule(rule_id, f"{what}: the entry's change is {data}")

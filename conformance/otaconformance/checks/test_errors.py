@@ -148,6 +148,30 @@ def test_oversized_chunk(target: Target, profile: str, transport: Transport, kin
     assert closed, rule("error.mqtt-error-topic", f"{transport.value}, {kind}: no disconnect")
 
 
+@pytest.mark.rules("error.mqtt-malformed-size", "error.mqtt-error-topic")
+@kinds
+@pytest.mark.parametrize("transport", MQTT, ids=str)
+def test_malformed_chunk_size(
+    target: Target, profile: str, transport: Transport, kind: Kind
+) -> None:
+    package = target.package(profile, b"m" * 100, kind=kind)
+    _, token = target.device(profile, **{kind.field: package["id"]})
+    for payload in (b"12a", b"\xff\xfe"):  # each on a connection of its own: the first closes
+        with open_device(target, transport, token) as device:
+            assert isinstance(device, MqttFacade)
+            device.raw.subscribe(wire.OTA_ERROR_TOPIC)
+            device.raw.publish(wire.chunk_request_topic(kind.prefix, 1, 0), payload)
+            answer = wire.chunk_response_prefix(kind.prefix, 1) + "0"
+            reply = device.raw.expect(wire.OTA_ERROR_TOPIC, answer)
+            got = None if reply is None else (reply.topic, bytes(reply.payload)[:40])
+            assert reply is not None and reply.topic == wire.OTA_ERROR_TOPIC, rule(
+                "error.mqtt-malformed-size", f"{transport.value}, {kind}, {payload!r}: got {got}"
+            )
+            assert device.raw.closed.wait(10), rule(
+                "error.mqtt-error-topic", f"{transport.value}, {kind}, {payload!r}: no disconnect"
+            )
+
+
 @pytest.mark.rules("error.coap-get-only", "error.coap-two-segments", transports=[Transport.COAP])
 @kinds
 def test_coap_download_path_and_method(target: Target, profile: str, kind: Kind) -> None:

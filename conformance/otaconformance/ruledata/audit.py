@@ -35,14 +35,16 @@ RULES = (
         "audit.package-assigned",
         "guide: Provisioning",
         "assigning a package to a device, or to a device profile, leaves one "
-        "OTA_PACKAGE_ASSIGNED entry for that device or profile naming the package, SUCCESS",
+        "OTA_PACKAGE_ASSIGNED entry for that device or profile naming the package, SUCCESS; its "
+        "data give the new package (firmwareId or softwareId) and the one before (previous...)",
         KIND_TYPES,
     ),
     Rule(
         "audit.package-unassigned",
         "guide: Provisioning",
         "unassigning it from a device, or from a device profile, leaves one "
-        "OTA_PACKAGE_UNASSIGNED entry for that device or profile, SUCCESS",
+        "OTA_PACKAGE_UNASSIGNED entry for that device or profile, SUCCESS, with the package "
+        "before in its data",
         KIND_TYPES,
     ),
     Rule(

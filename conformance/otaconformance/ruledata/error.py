@@ -49,6 +49,14 @@ RULES = (
         MQTT,
     ),
     Rule(
+        "error.mqtt-malformed-size",
+        "§6.2",
+        "a chunk size that is not decimal text (letters, bytes that are not ASCII) is refused "
+        "with an error, not read as 0 or as a part of it",
+        KIND_TYPES,
+        MQTT,
+    ),
+    Rule(
         "error.mqtt-error-topic",
         "§6.2",
         "an error is a text on v2/fw/error (software too), then the server disconnects",
