@@ -69,37 +69,40 @@ class Target:
     """A server module to mutate, the checks that exercise it, and which of its code is in scope.
 
     `definitions`: only the mutation points inside these functions or classes ("<module>": the
-    module-level code, its tables and patterns); None: the whole module.
+    module-level code, its tables and patterns); None: the whole module. `outside`: source lines
+    (a regular expression searched in the line) that carry no rule of the contract, with why.
     """
 
     module: str  # path under server/
     checks: tuple[str, ...]  # check files under conformance/otaconformance/checks
     why: str
     definitions: frozenset[str] | None = None
+    outside: tuple[tuple[str, str], ...] = ()
 
 
 # The modules where the wire rules live, each with the check files that exercise it. A subset of
 # the suite can only under-count kills.
 TARGETS: dict[str, Target] = {
-    "checksums": Target(
-        "otaserver/domain/checksums.py",
-        ("test_checksums.py", "test_packages.py"),
-        "§5 checksum text, checksum algorithm and supplied checksum validation",
-    ),
     "ota": Target(
         "otaserver/domain/ota.py",
         ("test_attributes.py", "test_chunks.py"),
         "§2.1 attribute keys and the announcement, chunk slicing",
     ),
+    "checksums": Target(
+        "otaserver/domain/checksums.py",
+        ("test_checksums.py", "test_packages.py"),
+        "§5 checksum text, checksum algorithm and supplied checksum validation",
+    ),
     "rules": Target(
         "otaserver/domain/rules.py",
-        ("test_assignment.py", "test_packages.py"),
+        ("test_assignment.py", "test_packages.py", "test_isolation.py"),
         "§4.1 effective package, §4.5 package constraints and assignability",
-    ),
-    "assignment": Target(
-        "otaserver/services/assignment.py",
-        ("test_assignment.py", "test_queue.py"),
-        "§4.2/§4.5 which assignment changes count and are validated",
+        outside=(
+            (
+                r"^MAX_TOKEN_LENGTH",
+                "device access-token length (services/devices.py): credentials, not an OTA rule",
+            ),
+        ),
     ),
     "queue": Target(
         "otaserver/services/queue_worker.py",
@@ -107,11 +110,18 @@ TARGETS: dict[str, Target] = {
         "§4.4 the queue's stale check and the retry of a device that already reported",
         frozenset({"_stale", "_reported_since"}),
     ),
+    "assignment": Target(
+        "otaserver/services/assignment.py",
+        ("test_assignment.py", "test_queue.py"),
+        "§4.2/§4.5 which assignment changes count and are validated",
+    ),
     "mqtt_topics": Target(
         "otaserver/transports/mqtt/topics.py",
-        ("test_chunks.py", "test_attributes.py", "test_errors.py"),
-        "§6.2 MQTT topics: chunk requests and their responses, attribute requests",
+        ("test_chunks.py", "test_attributes.py", "test_errors.py", "test_statuses.py"),
+        "§6.2 MQTT topics: chunk requests and their responses, attribute requests, telemetry, "
+        "the filters a device may subscribe to",
         frozenset({"<module>", "chunk_request", "attribute_request_id", "response_topic"}),
+        outside=((r"RPC_PREFIX", "RPC topics: not part of the OTA contract"),),
     ),
     "mqtt_downloads": Target(
         "otaserver/transports/mqtt/downloads.py",
@@ -119,17 +129,17 @@ TARGETS: dict[str, Target] = {
         "§6.2 MQTT chunk size payload and the request id bound to its package",
         frozenset({"parse_chunk_size", "get", "put"}),
     ),
-    "http_chunks": Target(
-        "otaserver/transports/http_chunks.py",
-        ("test_chunks.py", "test_errors.py"),
-        "§6.3 HTTP chunk download parameters (the fast path)",
-        frozenset({"_answer", "_query"}),
-    ),
     "coap_params": Target(
         "otaserver/transports/coap_request.py",
         ("test_chunks.py", "test_errors.py", "test_attributes.py"),
         "§6.4 CoAP download parameters, token and attribute keys",
         frozenset({"query", "_decimal", "chunk_size", "chunk_index", "device_token", "keys"}),
+    ),
+    "http_chunks": Target(
+        "otaserver/transports/http_chunks.py",
+        ("test_chunks.py", "test_errors.py"),
+        "§6.3 HTTP chunk download parameters (the fast path)",
+        frozenset({"_answer", "_query"}),
     ),
 }
 
@@ -443,6 +453,10 @@ def generate(root: Path, names: Iterable[str], work_db: WorkDB) -> list[Mutant]:
                     and (definition or "<module>") not in target.definitions
                 ):
                     excluded = excluded or "outside the functions in scope"
+                line_text = lines[start[0] - 1]
+                for pattern, reason in target.outside:
+                    if re.search(pattern, line_text):
+                        excluded = excluded or reason
                 if mutated is None or mutated == source:
                     excluded = excluded or "no change"
                 mutants.append(
@@ -671,27 +685,31 @@ KILLED = ("killed-checks", "killed-start", "killed-timeout")
 
 
 def summarize(mutants: list[Mutant], names: list[str]) -> dict[str, Any]:
+    """Per module and in total. A listed equivalent that a check kills counts as killed (and is
+    reported: its entry is wrong); one not run for the deadline still counts as equivalent."""
     rows = {}
     for name in [*names, "total"]:
         chosen = [m for m in mutants if not m.excluded and (name == "total" or m.target == name)]
         counts = Counter(m.outcome for m in chosen)
-        equivalent = [m for m in chosen if m.equivalent and m.outcome == "survived"]
-        killed_equivalent = [m for m in chosen if m.equivalent and m.outcome in KILLED]
         killed = sum(counts[o] for o in KILLED)
-        run = sum(counts[o] for o in (*KILLED, "survived"))
-        denominator = run - len(equivalent)
+        equivalent = [m for m in chosen if m.equivalent and m.outcome in ("survived", "pending")]
+        surviving = [m for m in chosen if not m.equivalent and m.outcome == "survived"]
+        not_run = [m for m in chosen if not m.equivalent and m.outcome == "pending"]
+        denominator = killed + len(surviving)
         rows[name] = {
             "generated": len(chosen),
-            "run": run,
             "killed": killed,
             "killed_checks": counts["killed-checks"],
             "killed_start": counts["killed-start"],
             "killed_timeout": counts["killed-timeout"],
             "equivalent": len(equivalent),
-            "equivalent_but_killed": len(killed_equivalent),
-            "surviving": counts["survived"] - len(equivalent),
+            "equivalent_not_run": sum(m.outcome == "pending" for m in equivalent),
+            "equivalent_but_killed": sum(
+                bool(m.equivalent) and m.outcome in KILLED for m in chosen
+            ),
+            "surviving": len(surviving),
             "errors": counts["error"],
-            "not_run": counts["pending"],
+            "not_run": len(not_run),
             "kill_rate": round(killed / denominator, 4) if denominator else None,
         }
     return rows
@@ -727,22 +745,24 @@ def print_report(
             f"{row['killed_start']:5} {row['killed_timeout']:5} {row['equivalent']:5} "
             f"{row['surviving']:4} {row['errors']:3} {row['not_run']:5} {rate:>7}"
         )
-    print("kill rate = killed / (run - equivalent): gen = in scope and chosen, norun = not run")
-    print("(cut by --deadline); killed = chk (a check failed) + start (the server did not start)")
-    print("+ tmo (the run timed out); err = the run itself broke (not counted)")
+    print("kill rate = killed / (killed + surv) = killed / (gen - equiv - err - norun)")
+    print("gen: in scope (and sampled); killed = chk (a check failed) + start (the server did not")
+    print("start) + tmo (the run timed out); equiv: listed in the equivalents file (run last, and")
+    print("counted even if the deadline left them unrun); err: the run itself broke (not counted);")
+    print("norun: not run, cut by --deadline")
     survivors = [m for m in mutants if not m.excluded and m.outcome == "survived"]
     real = [m for m in survivors if not m.equivalent]
     print(f"\nSurviving mutants ({len(real)}):")
     for mutant in real:
         print(f"\n- {mutant.name} in {mutant.definition or '<module>'}")
         print("  " + mutant.diff.replace("\n", "\n  "))
-    listed = [m for m in survivors if m.equivalent]
+    listed = [m for m in mutants if m.equivalent and m.outcome in ("survived", "pending")]
     if listed:
         print(f"\nEquivalent (listed in {EQUIVALENT_FILE.name}, {len(listed)}):")
         for mutant in listed:
-            print(
-                f"- {mutant.name}: {mutant.original!r} -> {mutant.mutated!r}: {mutant.equivalent}"
-            )
+            unrun = " [not run: deadline]" if mutant.outcome == "pending" else ""
+            print(f"- {mutant.name}{unrun}: {mutant.original!r} -> {mutant.mutated!r}")
+            print(f"    {mutant.equivalent}")
     wrongly = [m for m in mutants if m.equivalent and m.outcome in KILLED]
     for mutant in wrongly:
         print(f"NOTE: listed as equivalent but killed: {mutant.name} ({mutant.outcome})")
@@ -766,6 +786,28 @@ def list_mutants(mutants: list[Mutant]) -> None:
         print(f"  {name}: {count}")
 
 
+def write_json(
+    out: Path,
+    argv: list[str] | None,
+    worktree: Path,
+    names: list[str],
+    mutants: list[Mutant],
+    reported: list[Mutant],
+    wall: float,
+) -> None:
+    arguments = argv if argv is not None else sys.argv[1:]
+    payload = {
+        "command": " ".join(["python", "-m", "benchmarks.mutation", *arguments]),
+        "worktree": str(worktree),
+        "wall_seconds": round(wall),
+        "checks": {n: list(TARGETS[n].checks) for n in names},
+        "summary": summarize(reported, names),
+        "mutants": [asdict(m) for m in reported if not m.excluded],
+        "excluded": dict(Counter(m.excluded for m in mutants if m.excluded)),
+    }
+    (out / "mutation.json").write_text(json.dumps(payload, indent=2))
+
+
 def _deadline(text: str | None) -> float | None:
     """HH:MM UTC today (or tomorrow, if already past) as a time.time() value."""
     if not text:
@@ -785,7 +827,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="generate and list the mutants only")
     parser.add_argument("--limit", type=int, help="run a random sample of N mutants (quick)")
     parser.add_argument("--seed", type=int, default=16, help="the sample's seed")
-    parser.add_argument("--out", type=Path, help="where the JSON report and the session go")
+    parser.add_argument(
+        "--out", type=Path, help="where mutation.json and Cosmic Ray's session.sqlite go"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
     parser.add_argument(
         "--deadline",
@@ -800,7 +844,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown modules {unknown}; known: {', '.join(TARGETS)}")
     worktree = args.worktree.resolve()
-    out = args.out or worktree / "benchmarks" / "results" / time.strftime("mutation-%Y%m%d-%H%M%S")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path(tempfile.gettempdir()) / f"otakit-mutation-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 
@@ -818,8 +863,10 @@ def main(argv: list[str] | None = None) -> int:
             chosen = [m for m in mutants if not m.excluded]
             if args.limit is not None:
                 chosen = random.Random(args.seed).sample(chosen, min(args.limit, len(chosen)))
-            # Module by module, in the order given: a deadline cuts the last modules, not all.
-            chosen.sort(key=lambda m: (names.index(m.target), m.line))
+            # Module by module, in the order given, so a deadline cuts the last modules; the mutants
+            # listed as equivalent go last (out of the rate either way; run, they show whether a
+            # check now kills one, which would make its entry wrong).
+            chosen.sort(key=lambda m: (m.equivalent is not None, names.index(m.target), m.line))
             slots = []
             for number in range(max(1, args.jobs)):
                 slot = Slot(Path(scratch) / f"slot{number}")
@@ -859,6 +906,10 @@ def main(argv: list[str] | None = None) -> int:
                     mutant = future.result()
                     if mutant.outcome != "pending":
                         record(work_db, mutant)  # here: the session's SQLite is this thread's
+                    if done % 10 == 0:  # a run cut short still leaves its results
+                        partial = [m for m in mutants if m.excluded or m.outcome != "pending"]
+                        wall = time.monotonic() - started
+                        write_json(out, argv, worktree, names, mutants, partial, wall)
                     print(
                         f"[{done}/{len(chosen)}] {mutant.name}: {mutant.outcome} "
                         f"({mutant.seconds:.0f} s) {mutant.first_failure[:100]}",
@@ -869,19 +920,7 @@ def main(argv: list[str] | None = None) -> int:
             reported = [m for m in mutants if m.excluded or m.job_id in ran]
             summary = summarize(reported, names)
             print_report(reported, names, summary, stale, wall)
-            payload = {
-                "command": " ".join(
-                    [Path(sys.executable).name, "-m", "benchmarks.mutation"]
-                    + (argv if argv is not None else sys.argv[1:])
-                ),
-                "worktree": str(worktree),
-                "wall_seconds": round(wall),
-                "checks": {n: list(TARGETS[n].checks) for n in names},
-                "summary": summary,
-                "mutants": [asdict(m) for m in reported if not m.excluded],
-                "excluded": dict(Counter(m.excluded for m in mutants if m.excluded)),
-            }
-            (out / "mutation.json").write_text(json.dumps(payload, indent=2))
+            write_json(out, argv, worktree, names, mutants, reported, wall)
             print(f"JSON report: {out / 'mutation.json'}; Cosmic Ray session: {session}")
     return 0
 
