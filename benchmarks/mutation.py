@@ -383,6 +383,7 @@ class Mutant:
     diff: str
     excluded: str | None = None  # why it is out of scope, if it is
     equivalent: str | None = None  # the reason from mutation-equivalent.toml
+    gap: str | None = None  # a known gap of the suite, from the same file
     outcome: str = "pending"  # killed-checks, killed-start, killed-timeout, survived, error
     failed_checks: list[str] = field(default_factory=list)
     first_failure: str = ""
@@ -484,27 +485,36 @@ def generate(root: Path, names: Iterable[str], work_db: WorkDB) -> list[Mutant]:
 
 
 @dataclass(frozen=True)
-class Equivalent:
+class Entry:
+    """A mutant named in mutation-equivalent.toml: `[[equivalent]]` with its reason, or `[[gap]]`
+    with the rule the suite does not check and the check that would kill it."""
+
+    kind: str  # "equivalent" or "gap"
     module: str
     operator: str
     line: str
     mutant: str
-    reason: str
+    note: str
 
 
-def load_equivalents(path: Path) -> list[Equivalent]:
-    """The mutants judged equivalent; each names its module, operator, source line and mutated
-    line (not the line number, so that an entry survives edits elsewhere in the module)."""
+def load_entries(path: Path) -> list[Entry]:
+    """Each entry names its module, operator, source line and mutated line (not the line number,
+    so that an entry survives edits elsewhere in the module)."""
     if not path.exists():
         return []
-    entries = tomllib.loads(path.read_text()).get("equivalent", [])
-    return [Equivalent(**entry) for entry in entries]
+    data = tomllib.loads(path.read_text())
+    entries = []
+    for kind, note in (("equivalent", "reason"), ("gap", "gap")):
+        for item in data.get(kind, []):
+            fields = {k: item[k] for k in ("module", "operator", "line", "mutant")}
+            entries.append(Entry(kind, **fields, note=item[note]))
+    return entries
 
 
-def mark_equivalents(mutants: list[Mutant], equivalents: list[Equivalent]) -> list[Equivalent]:
-    """Marks the listed mutants; returns the entries that match no mutant (stale entries)."""
+def mark_entries(mutants: list[Mutant], entries: list[Entry]) -> list[Entry]:
+    """Marks the named mutants; returns the entries that match no mutant (stale entries)."""
     unused = []
-    for entry in equivalents:
+    for entry in entries:
         found = [
             m
             for m in mutants
@@ -514,7 +524,10 @@ def mark_equivalents(mutants: list[Mutant], equivalents: list[Equivalent]) -> li
             and m.mutated == entry.mutant.strip()
         ]
         for mutant in found:
-            mutant.equivalent = entry.reason
+            if entry.kind == "equivalent":
+                mutant.equivalent = entry.note
+            else:
+                mutant.gap = entry.note
         if not found:
             unused.append(entry)
     return unused
@@ -719,7 +732,7 @@ def print_report(
     mutants: list[Mutant],
     names: list[str],
     summary: dict[str, Any],
-    stale: list[Equivalent],
+    stale: list[Entry],
     wall: float,
 ) -> None:
     print("\n== Mutation testing of the conformance suite (Cosmic Ray operators) ==")
@@ -752,10 +765,20 @@ def print_report(
     print("norun: not run, cut by --deadline")
     survivors = [m for m in mutants if not m.excluded and m.outcome == "survived"]
     real = [m for m in survivors if not m.equivalent]
-    print(f"\nSurviving mutants ({len(real)}):")
+    known = sum(1 for m in real if m.gap)
+    print(
+        f"\nSurviving mutants ({len(real)}; {known} known gaps, {len(real) - known} unclassified):"
+    )
     for mutant in real:
         print(f"\n- {mutant.name} in {mutant.definition or '<module>'}")
         print("  " + mutant.diff.replace("\n", "\n  "))
+        print(f"  GAP: {mutant.gap}" if mutant.gap else "  (unclassified: not in the file yet)")
+    print("\nSurvivors, one a line:")
+    for mutant in real:
+        print(f"  {mutant.name}: {mutant.mutated}")
+    gaps_killed = [m for m in mutants if m.gap and m.outcome in KILLED]
+    for mutant in gaps_killed:
+        print(f"NOTE: a listed gap is now killed: {mutant.name} ({mutant.outcome})")
     listed = [m for m in mutants if m.equivalent and m.outcome in ("survived", "pending")]
     if listed:
         print(f"\nEquivalent (listed in {EQUIVALENT_FILE.name}, {len(listed)}):")
@@ -767,7 +790,10 @@ def print_report(
     for mutant in wrongly:
         print(f"NOTE: listed as equivalent but killed: {mutant.name} ({mutant.outcome})")
     for entry in stale:
-        print(f"NOTE: stale entry in {EQUIVALENT_FILE.name}: {entry.module} {entry.line!r}")
+        print(
+            f"NOTE: stale {entry.kind} entry in {EQUIVALENT_FILE.name}: "
+            f"{entry.module} {entry.line!r}"
+        )
     errors = [m for m in mutants if m.outcome == "error"]
     for mutant in errors:
         print(f"ERROR (not counted): {mutant.name}: {mutant.first_failure[:300]}")
@@ -856,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
         session.unlink(missing_ok=True)
         with use_db(str(session), WorkDB.Mode.create) as work_db:
             mutants = generate(pristine / "server", names, work_db)
-            stale = mark_equivalents(mutants, load_equivalents(EQUIVALENT_FILE))
+            stale = mark_entries(mutants, load_entries(EQUIVALENT_FILE))
             if args.list:
                 list_mutants(mutants)
                 return 0
