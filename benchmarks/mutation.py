@@ -882,7 +882,9 @@ def main(argv: list[str] | None = None) -> int:
         session.unlink(missing_ok=True)
         with use_db(str(session), WorkDB.Mode.create) as work_db:
             mutants = generate(pristine / "server", names, work_db)
-            stale = mark_entries(mutants, load_entries(EQUIVALENT_FILE))
+            modules = {TARGETS[name].module for name in names}
+            entries = [e for e in load_entries(EQUIVALENT_FILE) if e.module in modules]
+            stale = mark_entries(mutants, entries)
             if args.list:
                 list_mutants(mutants)
                 return 0
