@@ -98,7 +98,7 @@ FAULTS = [
         "[rule attribute.deleted-on",
     ),
     ("profile_overrides_device", "test_assignment.py", "overrides", "[rule assignment.own-wins"),
-    ("pack_size_exceeded", "test_queue.py", "pace", "[rule queue.pace §4.3]"),
+    ("pack_size_exceeded", "test_queue.py", "pace", "[rule queue.pace §4.3"),
     ("no_empty_past_end", "test_chunks.py", "slices and http", "[rule chunk.past-end-empty"),
     ("title_not_checked", "test_errors.py", "mismatch", "[rule error.title-version-mismatch"),
     ("wrong_checksum_accepted", "test_checksums.py", "wrong", "[rule checksum.mismatch-refused"),
