@@ -23,13 +23,8 @@ OTAKIT_MQTT_MAX_CHUNK = 1024 * 1024
 THINGSBOARD_MQTT_MAX_CHUNK = 65536
 
 
-def rule(rule_id: str, detail: str = "") -> str:
-    """The message of a failed check: which rule broke (an id of otaconformance.ruledata), how.
-
-    A section (`"§5"`) in place of an id is the old form, until every check names its rules."""
-    if rule_id.startswith("§"):
-        return f"[rule {rule_id}] {detail}"
-    return broken(rule_id, detail)
+# The message of a failed check: which rule broke (an id of otaconformance.ruledata), and how.
+rule = broken
 
 
 @dataclass(frozen=True)

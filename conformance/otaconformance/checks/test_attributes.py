@@ -18,7 +18,8 @@ from otaconformance.target import KINDS, Entity, Kind, Target, rule
 
 ANNOUNCED = ("title", "version", "size", "checksum", "checksum_algorithm")
 # Spec §1 and §2.1: the nine key suffixes; unassignment deletes all nine shared keys, fw_ts and
-# fw_state too (never written as attributes), and the push names each.
+# fw_state too (never written as attributes), and the push names each. Stated here from the
+# spec, not taken from the server's own list, so that a wrong list on the server is caught.
 SUFFIXES = (
     "title",
     "version",
