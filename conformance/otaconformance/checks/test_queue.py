@@ -332,3 +332,8 @@ def test_a_device_that_reported_since_its_record_is_not_notified(
     assert states == ["QUEUED", "DOWNLOADING"], rule(
         "queue.reported-since-skipped", f"the device's states: {states}"
     )
+    expected = announcement(package, kind)
+    target.wait(
+        lambda: target.shared(reporter["id"]["id"]) == expected,
+        rule("queue.reported-since-skipped", "its attributes announce the package all the same"),
+    )

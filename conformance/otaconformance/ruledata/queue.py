@@ -93,7 +93,8 @@ RULES = (
         "queue.reported-since-skipped",
         "§4.4 (otakit extension)",
         "a queued record of a device that has reported a state of that package since it was "
-        "queued is skipped: an INITIATED then would undo the device's own report",
+        "queued writes no INITIATED, which would undo the device's own report; its shared "
+        "attributes still come to announce the package",
         KIND_TYPES,
     ),
 )

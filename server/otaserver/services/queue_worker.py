@@ -114,6 +114,8 @@ class QueueWorker:
             notified = await self._notify(repos, entries, now)
         await self._orchestrator.deliver([push for n in notified for push in n.pushes])
         for n in notified:  # logged once committed
+            if not n.initiated:
+                continue
             log.info(
                 "device %r %s: QUEUED -> INITIATED, notified of %r %r",
                 n.device_name,
@@ -159,9 +161,17 @@ class QueueWorker:
                 or profile is None
                 or package is None
                 or _stale(entry, device, profile, package)
-                or _reported_since(entry, state, package)
             ):
                 skipped.append(entry.id)
+                continue
+            if _reported_since(entry, state, package):
+                # No INITIATED, which would undo the device's own report. Its attributes are
+                # still written if they do not announce the package yet (the device found it
+                # by downloading), so that they never lag its assignment.
+                if await _announces(repos, entry.device_id, package):
+                    skipped.append(entry.id)
+                else:
+                    notified.append(_Notified(entry, device.name, package, None, initiated=False))
                 continue
             if state is not None and state.package_id == package.id:
                 # Seen by the entries after this one in the batch, too.
@@ -170,15 +180,16 @@ class QueueWorker:
         await repos.ota.finish(skipped, QueueState.SKIPPED, now)
         if not notified:
             return []
-        await repos.device_data.save_telemetry_of(
-            [
-                (
-                    n.entry.device_id,
-                    [TelemetryPoint(state_key(n.package.type), now, UpdateStatus.INITIATED.value)],
-                )
-                for n in notified
-            ]
-        )
+        initiated = [
+            (
+                n.entry.device_id,
+                [TelemetryPoint(state_key(n.package.type), now, UpdateStatus.INITIATED.value)],
+            )
+            for n in notified
+            if n.initiated
+        ]
+        if initiated:
+            await repos.device_data.save_telemetry_of(initiated)
         for package_id in {n.package.id for n in notified}:
             of_package = [n for n in notified if n.package.id == package_id]
             package = of_package[0].package
@@ -262,6 +273,7 @@ class _Notified:
     device_name: str
     package: OtaPackage
     state: UpdateState | None
+    initiated: bool = True  # False: only its attributes were written (it reported already)
     pushes: list[Push] = field(default_factory=list)
 
 
@@ -270,6 +282,13 @@ def _stale(entry: QueueEntry, device: Device, profile: DeviceProfile, package: O
     if faults.active(Fault.STALE_NOT_SKIPPED):
         return False
     return effective_package_id(device, profile, entry.package_type) != package.id
+
+
+async def _announces(repos: Repositories, device_id: UUID, package: OtaPackage) -> bool:
+    """Whether the device's shared attributes already announce this package, key for key."""
+    wanted = shared_attributes(package)
+    found = await repos.device_data.attributes(device_id, AttributeScope.SHARED_SCOPE, [*wanted])
+    return {a.key: a.value for a in found} == wanted
 
 
 def _reported_since(entry: QueueEntry, state: UpdateState | None, package: OtaPackage) -> bool:

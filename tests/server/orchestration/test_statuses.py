@@ -13,7 +13,7 @@ from tests.server.orchestration.test_queue import (
     profile_with_devices,
     token_of,
 )
-from tests.support.ota import initiated, report, states, wait_for
+from tests.support.ota import initiated, report, shared, states, wait_for
 from tests.support.process import ServerProcess
 
 Start = Callable[..., tuple[ServerProcess, TenantContext]]
@@ -181,6 +181,7 @@ def test_a_retry_is_not_sent_to_a_device_that_went_on_by_itself(paced: Start) ->
         return [v for _, v in states(tenant, device_id)]
 
     wait_for(lambda: "INITIATED" in seen(), 20, "INITIATED")
+    announced = title_written_at(tenant, device_id)
     report(tenant, token, {"fw_state": "DOWNLOADING"})
     wait_for(lambda: seen()[-2:] == ["FAILED", "QUEUED"], 20, "FAILED and queued again")
     for state in ("DOWNLOADED", "VERIFIED", "UPDATING", "UPDATED"):
@@ -189,3 +190,30 @@ def test_a_retry_is_not_sent_to_a_device_that_went_on_by_itself(paced: Start) ->
     retried = seen()
     assert retried[-1] == "UPDATED", retried
     assert retried.count("INITIATED") == 1, retried
+    # Its attributes announced the package already: not written (and pushed) again.
+    assert title_written_at(tenant, device_id) == announced
+
+
+def test_a_device_that_found_its_package_first_still_gets_the_attributes(paced: Start) -> None:
+    # The second device's record waits a pack interval; meanwhile the device reports on the
+    # package (it downloaded what it was assigned). No INITIATED then, but the attributes must
+    # come all the same, or they would never announce its assignment.
+    _, tenant = paced(1, 4000)
+    profile_id, devices = profile_with_devices(tenant, 2)
+    pkg = package(tenant, profile_id)
+    assign_profile(tenant, profile_id, pkg)
+    wait_for(lambda: any(initiated(tenant, d["id"]["id"]) for d in devices), 10, "the first")
+    waiting = next(d for d in devices if not initiated(tenant, d["id"]["id"]))
+    report(tenant, token_of(tenant, waiting), {"fw_state": "DOWNLOADING"})
+    device_id = waiting["id"]["id"]
+    wait_for(lambda: shared(tenant, device_id).get("fw_title") == pkg["title"], 20, "announced")
+    assert [v for _, v in states(tenant, device_id)] == ["QUEUED", "DOWNLOADING"]
+    assert shared(tenant, device_id)["fw_checksum"] == pkg["checksum"]
+
+
+def title_written_at(tenant: TenantContext, device_id: str) -> int:
+    attributes = tenant.api.get(
+        f"/api/plugins/telemetry/DEVICE/{device_id}/values/attributes/SHARED_SCOPE",
+        params={"keys": "fw_title"},
+    )
+    return int(attributes[0]["lastUpdateTs"])
