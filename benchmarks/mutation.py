@@ -95,7 +95,7 @@ TARGETS: dict[str, Target] = {
     ),
     "rules": Target(
         "otaserver/domain/rules.py",
-        ("test_assignment.py", "test_packages.py", "test_isolation.py"),
+        ("test_assignment.py", "test_packages.py", "test_isolation.py", "test_checksums.py"),
         "§4.1 effective package, §4.5 package constraints and assignability",
         outside=(
             (
@@ -823,6 +823,26 @@ def write_json(
     (out / "mutation.json").write_text(json.dumps(payload, indent=2))
 
 
+def _identity(module: str, operator: str, original: str, mutated: str) -> tuple[str, ...]:
+    """What names a mutant across runs and edits elsewhere (job ids and line numbers change)."""
+    return module, operator, original.strip(), mutated.strip()
+
+
+def earlier_survivors(mutants: list[Mutant], report: Path) -> list[Mutant]:
+    """Those of `mutants` that survived the run of `report` (a mutation.json) unexplained."""
+    earlier = json.loads(report.read_text())["mutants"]
+    survived = {
+        _identity(m["module"], m["operator"], m["original"], m["mutated"])
+        for m in earlier
+        if m["outcome"] == "survived" and not m["equivalent"]
+    }
+    found = [
+        m for m in mutants if _identity(m.module, m.operator, m.original, m.mutated) in survived
+    ]
+    print(f"{len(found)} of the {len(survived)} unexplained survivors of {report} are in scope")
+    return found
+
+
 def _deadline(text: str | None) -> float | None:
     """HH:MM UTC today (or tomorrow, if already past) as a time.time() value."""
     if not text:
@@ -846,6 +866,12 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="where mutation.json and Cosmic Ray's session.sqlite go"
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
+    parser.add_argument(
+        "--survivors-of",
+        type=Path,
+        help="an earlier mutation.json: run only the mutants that survived it and are not listed "
+        "as equivalent (to try new checks quickly; its rate is of those mutants alone)",
+    )
     parser.add_argument(
         "--deadline",
         help="HH:MM (UTC): start no mutant after it; the rest are reported as not run",
@@ -878,6 +904,8 @@ def main(argv: list[str] | None = None) -> int:
                 list_mutants(mutants)
                 return 0
             chosen = [m for m in mutants if not m.excluded]
+            if args.survivors_of is not None:
+                chosen = earlier_survivors(chosen, args.survivors_of)
             if args.limit is not None:
                 chosen = random.Random(args.seed).sample(chosen, min(args.limit, len(chosen)))
             # Module by module, in the order given, so a deadline cuts the last modules; the mutants
