@@ -363,7 +363,7 @@ class MqttFacade(Device):
         self.transport, self.token = transport, token
         self.raw = MqttDevice(host, port, token, 3 if transport is Transport.MQTT3 else 5)
         self._pushes: queue.Queue[paho.MQTTMessage] = queue.Queue()
-        self._subscribed: set[str] = set()
+        self.granted: dict[str, list[Any]] = {}  # the SUBACK reason codes of each filter
 
         # Pushes apart from the rest: a request's wait for its reply must not drop them.
         def route(_c: Any, _u: Any, message: paho.MQTTMessage) -> None:
@@ -376,9 +376,8 @@ class MqttFacade(Device):
         self.raw.__exit__()
 
     def _subscribe(self, topic: str) -> None:
-        if topic not in self._subscribed:
-            self.raw.subscribe(topic)
-            self._subscribed.add(topic)
+        if topic not in self.granted:
+            self.granted[topic] = self.raw.subscribe(topic)
 
     def request_attributes(
         self, shared: Sequence[str] = (), client: Sequence[str] = (), request_id: int = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -181,6 +182,7 @@ def assignment_refused(
     "assignment.no-data-refused",
     "assignment.wrong-type-refused",
     "assignment.other-profile-refused",
+    "assignment.unknown-package-refused",
     "assignment.refusal-changes-nothing",
 )
 @kinds
@@ -210,6 +212,11 @@ def test_unassignable_packages_are_refused(target: Target, profile: str, kind: K
             target.package(other, b"x", kind=kind),
             "assignment.other-profile-refused",
             "a package of another profile",
+        ),
+        (
+            {"id": {"entityType": "OTA_PACKAGE", "id": str(uuid.uuid4())}},
+            "assignment.unknown-package-refused",
+            "a package id that names no package",
         ),
     ):
         current = target.call("GET", f"/api/device/{device_id}")

@@ -112,6 +112,11 @@ def test_push_request_and_deletion(
         )
         if isinstance(dev, MqttFacade):
             answer = dev.request_attributes(keys, ["client_side"], request_id=7)
+            granted = dev.granted[wire.ATTRIBUTES_RESPONSE_FILTER]
+            assert not any(code.is_failure for code in granted), rule(
+                "attribute.mqtt-request-topics",
+                f"{transport.value}: SUBACK of {wire.ATTRIBUTES_RESPONSE_FILTER}: {granted}",
+            )
         else:
             answer = dev.request_attributes(keys, ["client_side"])
         assert answer == {"client": {"client_side": 7}, "shared": expected}, rule(

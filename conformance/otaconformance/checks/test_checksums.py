@@ -103,6 +103,30 @@ def test_a_supplied_checksum_in_that_text_is_accepted(
     )
 
 
+@pytest.mark.otakit_extension
+@pytest.mark.rules("checksum.supplied-trimmed")
+@kinds
+def test_a_supplied_checksum_is_read_trimmed(target: Target, profile: str, kind: Kind) -> None:
+    text = checksum_text("SHA256", DATA)
+    spelled = {
+        "upper case": (text.upper(), 200),
+        "spaces around it": (f"  {text} ", 200),
+        "padded to 1020": (text.ljust(1020), 200),
+        "padded to 1021": (text.ljust(1021), 400),  # past the limit, however it is padded
+    }
+    got = {}
+    for what, (supplied, _) in spelled.items():
+        info = target.package_info(profile, kind)
+        response = target.upload(info, DATA, "SHA256", supplied, expect=None)
+        got[what] = response.status_code
+        if response.status_code == 200:
+            assert response.json()["checksum"] == text, rule(
+                "checksum.supplied-trimmed", f"{what}: kept {response.json()['checksum']!r}"
+            )
+    want = {what: status for what, (_, status) in spelled.items()}
+    assert got == want, rule("checksum.supplied-trimmed", f"SHA256, {kind}: {got}")
+
+
 @pytest.mark.rules("checksum.mismatch-refused", "package.error-texts")
 @kinds
 def test_a_wrong_checksum_is_refused(target: Target, profile: str, kind: Kind) -> None:
@@ -111,7 +135,7 @@ def test_a_wrong_checksum_is_refused(target: Target, profile: str, kind: Kind) -
     assert response.status_code == 400, rule(
         "checksum.mismatch-refused", f"got {response.status_code}"
     )
-    assert WRONG_FILE_TEXT in message_of(response), rule(
+    assert message_of(response).startswith(WRONG_FILE_TEXT), rule(
         "package.error-texts", f"a wrong checksum: {message_of(response)!r}"
     )
     stored = target.call("GET", f"/api/otaPackage/info/{info['id']['id']}")
@@ -195,3 +219,18 @@ def test_the_algorithm_name_is_case_insensitive(
             "rest.algorithm-case-insensitive", f"{spelled} kept as {got['checksumAlgorithm']}"
         )
         check_text(algorithm, DATA, got["checksum"])
+
+
+@pytest.mark.rules("rest.algorithm-unknown-refused")
+@kinds
+def test_an_unknown_algorithm_is_refused(target: Target, profile: str, kind: Kind) -> None:
+    info = target.package_info(profile, kind)
+    for name in ("SHA1", "SHA-256", "CRC"):
+        response = target.upload(info, DATA, name, expect=None)
+        assert response.status_code == 400, rule(
+            "rest.algorithm-unknown-refused", f"{name}: got {response.status_code}"
+        )
+    stored = target.call("GET", f"/api/otaPackage/info/{info['id']['id']}")
+    assert stored["hasData"] is False, rule(
+        "rest.algorithm-unknown-refused", f"the package took the data: {stored}"
+    )

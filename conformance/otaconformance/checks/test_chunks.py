@@ -16,8 +16,16 @@ import pytest
 from aiocoap.optiontypes import BlockOption
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from otaclient import protocol as wire
 
-from otaconformance.devices import MQTT_REPLY, CoapDevice, MqttFacade, code_text, open_device
+from otaconformance.devices import (
+    MQTT_REPLY,
+    CoapDevice,
+    HttpDevice,
+    MqttFacade,
+    code_text,
+    open_device,
+)
 from otaconformance.rules import MQTT, TRANSPORTS, Transport
 from otaconformance.target import KINDS, Entity, Kind, Target, rule
 
@@ -318,4 +326,91 @@ def test_coap_past_the_end_and_the_api_path(target: Target, profile: str, kind: 
     )
     assert documented.payload == image, rule(
         "chunk.coap-api-path", f"{kind}: /api/v1/{{token}}/{kind.path} gave {documented.code}"
+    )
+
+
+@pytest.mark.rules("chunk.index-default", transports=[Transport.HTTP, Transport.COAP])
+@kinds
+@pytest.mark.parametrize("transport", [Transport.HTTP, Transport.COAP], ids=str)
+def test_chunk_index_defaults_to_0(
+    target: Target, profile: str, transport: Transport, kind: Kind
+) -> None:
+    image, package, _, token = provision(target, profile, kind, 1000)
+    if transport is Transport.HTTP:
+        with HttpDevice(target.url, token) as http:
+            asked = {"title": package["title"], "version": package["version"], "size": 100}
+            got = http.get(kind.path, **asked).content
+    else:
+        with CoapDevice(target.coap_host, target.coap_port, token) as coap:
+            got = coap.get(f"/{kind.prefix}/{token}?size=100").payload
+    assert got == image[:100], rule(
+        "chunk.index-default", f"{transport.value}, {kind}: size=100 alone gave {len(got)} bytes"
+    )
+
+
+@pytest.mark.rules("chunk.http-query-decoding", transports=[Transport.HTTP])
+@kinds
+def test_http_query_is_form_decoded(target: Target, profile: str, kind: Kind) -> None:
+    n = random.randrange(10**9)
+    image = image_of(300)
+    # (the package's title, the title as the query spells it, whether that is the package's)
+    asked = [
+        (f"q {n}", f"q+{n}", True),  # a + is a space
+        (f"q {n}", f"q%20{n}", True),
+        (f"q+{n}", f"q%2B{n}", True),
+        (f"q+{n}", f"q+{n}", False),  # "q {n}": not this package
+    ]
+    got = {}
+    for title in {title for title, _, _ in asked}:
+        package = target.package(profile, image, kind=kind, title=title)
+        _, token = target.device(profile, **{kind.field: package["id"]})
+        with HttpDevice(target.url, token) as http:
+            path = wire.http_path(token, kind.path)
+            for spelled in (spelled for named, spelled, _ in asked if named == title):
+                for tail in ("", "&size=100&chunk=0"):  # the whole file, and a chunk
+                    response = http.http.get(f"{path}?title={spelled}&version=1.0{tail}")
+                    body = response.content if response.status_code == 200 else None
+                    got[(title, spelled, bool(tail))] = (response.status_code, body)
+    wrong = {}
+    for title, spelled, same in asked:
+        for chunked in (False, True):
+            want = (200, image[:100] if chunked else image) if same else (400, None)
+            status = got[(title, spelled, chunked)][0]
+            if got[(title, spelled, chunked)] != want:
+                wrong[f"title={spelled}{' by chunk' if chunked else ''}"] = (title, status)
+    assert not wrong, rule("chunk.http-query-decoding", f"{kind}, (package, status): {wrong}")
+
+
+@pytest.mark.otakit_extension
+@pytest.mark.rules("chunk.http-range", transports=[Transport.HTTP])
+@kinds
+def test_http_whole_file_honours_range(target: Target, profile: str, kind: Kind) -> None:
+    image, package, _, token = provision(target, profile, kind, 3000)
+    right = {"title": package["title"], "version": package["version"]}
+    got = {}
+    with HttpDevice(target.url, token) as http:
+        path = wire.http_path(token, kind.path)
+        for what, params in {"no size": right, "size=0": {**right, "size": 0}}.items():
+            response = http.http.get(path, params=params, headers={"Range": "bytes=1000-1999"})
+            got[what] = (
+                response.status_code,
+                response.content == image[1000:2000],
+                response.headers.get("content-range"),
+            )
+    want = (206, True, "bytes 1000-1999/3000")
+    assert got == dict.fromkeys(got, want), rule("chunk.http-range", f"{kind}: {got}")
+
+
+@pytest.mark.otakit_extension
+@pytest.mark.rules("chunk.mqtt-huge-index")
+@kinds
+@mqtt_transports
+def test_mqtt_huge_chunk_index(
+    target: Target, profile: str, transport: Transport, kind: Kind
+) -> None:
+    _, package, _, token = provision(target, profile, kind, 200)  # 200 chunks of 1 byte
+    with open_device(target, transport, token) as device:
+        past = device.fetch(kind, package, 1, 10**19)
+    assert (past.status, past.body) == (MQTT_REPLY, b""), rule(
+        "chunk.mqtt-huge-index", f"{transport.value}, {kind}: {past.status}, {past.body[:20]!r}"
     )

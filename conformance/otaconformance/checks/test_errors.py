@@ -44,9 +44,11 @@ def test_bad_token(target: Target, transport: Transport) -> None:
     if transport is Transport.HTTP:
         with HttpDevice(target.url, token) as http:
             download = http.get("firmware", title="t", version="v").status_code
+            chunk = http.get("firmware", title="t", version="v", size=100, chunk=0).status_code
             telemetry = http.post("telemetry", {"fw_state": "DOWNLOADING"}).status_code
-        assert (download, telemetry) == (401, 401), rule(
-            "error.bad-token", f"HTTP: got {download} (download) and {telemetry} (telemetry)"
+        assert (download, chunk, telemetry) == (401, 401, 401), rule(
+            "error.bad-token",
+            f"HTTP: got {download} (download), {chunk} (a chunk) and {telemetry} (telemetry)",
         )
     elif transport is Transport.COAP:
         with CoapDevice(target.coap_host, target.coap_port, token) as coap:
@@ -81,11 +83,14 @@ def test_url_package_is_not_served(
     _, token = target.device(profile, **{kind.field: package["id"]})
     if transport is Transport.HTTP:
         with open_device(target, transport, token) as device:
-            error = device.fetch(kind, package).status
+            errors = {"whole": device.fetch(kind, package).status}
+            errors["chunk"] = device.fetch(kind, package, 100).status
     else:
-        error, _ = download_error(target, transport, token, kind)
+        errors = {"chunk": download_error(target, transport, token, kind)[0]}
     want = expected(transport, "404", "4.04", "FAILURE")
-    assert error == want, rule("error.url-package", f"{transport.value}, {kind}: got {error}")
+    assert errors == dict.fromkeys(errors, want), rule(
+        "error.url-package", f"{transport.value}, {kind}: got {errors}"
+    )
 
 
 def mismatches(package: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -108,7 +113,9 @@ def test_title_or_version_mismatch(
     _, token = target.device(profile, **{kind.field: package["id"]})
     with open_device(target, transport, token) as device:
         got = {
-            wrong: device.fetch(kind, asked).status for wrong, asked in mismatches(package).items()
+            (wrong, size): device.fetch(kind, asked, size).status
+            for wrong, asked in mismatches(package).items()
+            for size in (None, 10)  # the whole file, and a chunk
         }
     want = expected(transport, "400", "4.00", "")
     assert got == dict.fromkeys(got, want), rule(
@@ -141,11 +148,12 @@ def test_malformed_http_download(target: Target, profile: str, kind: Kind) -> No
 def test_oversized_chunk(target: Target, profile: str, transport: Transport, kind: Kind) -> None:
     package = target.package(profile, b"o" * 100, kind=kind)
     _, token = target.device(profile, **{kind.field: package["id"]})
-    error, closed = download_error(target, transport, token, kind, target.mqtt_max_chunk + 1)
-    assert error == "PAYLOAD_TOO_LARGE", rule(
-        "error.mqtt-payload-too-large", f"{transport.value}, {kind}: got {error}"
-    )
-    assert closed, rule("error.mqtt-error-topic", f"{transport.value}, {kind}: no disconnect")
+    for size in (target.mqtt_max_chunk + 1, 10**19):  # each on a connection of its own
+        error, closed = download_error(target, transport, token, kind, size)
+        assert error == "PAYLOAD_TOO_LARGE", rule(
+            "error.mqtt-payload-too-large", f"{transport.value}, {kind}, size {size}: got {error}"
+        )
+        assert closed, rule("error.mqtt-error-topic", f"{transport.value}, {kind}: no disconnect")
 
 
 @pytest.mark.rules("error.mqtt-malformed-size", "error.mqtt-error-topic")
@@ -192,3 +200,53 @@ def test_coap_download_path_and_method(target: Target, profile: str, kind: Kind)
     assert longer in ("4.01", "4.04"), rule(
         "error.coap-two-segments", f"{kind}: {path}/extra got {longer}"
     )
+
+
+@pytest.mark.otakit_extension
+@pytest.mark.rules("error.coap-malformed", transports=[Transport.COAP])
+@kinds
+def test_coap_malformed_size_or_chunk(target: Target, profile: str, kind: Kind) -> None:
+    package = target.package(profile, b"c" * 100, kind=kind)
+    _, token = target.device(profile, **{kind.field: package["id"]})
+    queries = ("size=ten", "size=10&chunk=one", "size=-1", "size=1e3")
+    with CoapDevice(target.coap_host, target.coap_port, token) as coap:
+        got = {query: code_text(coap.get(f"/{kind.prefix}/{token}?{query}")) for query in queries}
+    assert got == dict.fromkeys(got, "4.00"), rule("error.coap-malformed", f"{kind}: {got}")
+
+
+@pytest.mark.otakit_extension
+@pytest.mark.rules("error.nul-refused", transports=[Transport.HTTP, Transport.COAP])
+@pytest.mark.parametrize("transport", [Transport.HTTP, Transport.COAP], ids=str)
+def test_nul_is_refused(target: Target, profile: str, transport: Transport) -> None:
+    package = target.package(profile, b"n" * 100)
+    _, token = target.device(profile, firmwareId=package["id"])
+    right = f"title={package['title']}&version={package['version']}"
+    got: dict[str, tuple[object, object]]  # what was asked: (the answer, the one expected)
+    if transport is Transport.HTTP:
+        asked = {
+            "a chunk, NUL in another parameter": (f"{token}/firmware?{right}&size=10&x=%00", 400),
+            "the whole file, NUL in another parameter": (f"{token}/firmware?{right}&x=a%00", 400),
+            "NUL in a key": (f"{token}/attributes?sharedKeys=fw_title,a%00b", 400),
+            "NUL in the token": (f"{token}%00/firmware?{right}&size=10", 400),
+        }
+        with HttpDevice(target.url, token) as http:
+            got = {
+                what: (http.http.get(f"/api/v1/{path}").status_code, status)
+                for what, (path, status) in asked.items()
+            }
+    else:
+        coap_asked = {
+            "NUL in a key": (f"/api/v1/{token}/attributes?sharedKeys=fw_title,a%00b", "4.00"),
+            "NUL in the token": (f"/fw/{token}%00?size=10", "4.01"),
+            "NUL in the token of the API path": (f"/api/v1/{token}%00/attributes", "4.01"),
+        }
+        with CoapDevice(target.coap_host, target.coap_port, token) as coap:
+            got = {
+                what: (code_text(coap.get(path)), code) for what, (path, code) in coap_asked.items()
+            }
+    wrong = {
+        what: f"got {status}, expected {want}"
+        for what, (status, want) in got.items()
+        if status != want
+    }
+    assert not wrong, rule("error.nul-refused", f"{transport.value}: {wrong}")

@@ -47,6 +47,12 @@ RULES = (
         KIND_TYPES,
     ),
     Rule(
+        "assignment.unknown-package-refused",
+        "§4.5",
+        "a package id that names no package cannot be assigned to a device or a profile (400)",
+        KIND_TYPES,
+    ),
+    Rule(
         "assignment.other-tenant-refused",
         "§4.5",
         "another tenant's package cannot be assigned to a device or a profile (400, or 403/404 "

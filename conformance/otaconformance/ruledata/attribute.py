@@ -59,7 +59,8 @@ RULES = (
         "attribute.mqtt-request-topics",
         "§6.2",
         "a request on v1/devices/me/attributes/request/{n} with comma-separated keys is answered "
-        "on v1/devices/me/attributes/response/{n}",
+        "on v1/devices/me/attributes/response/{n}, and a subscription to "
+        "v1/devices/me/attributes/response/+ is granted",
         KIND_TYPES,
         MQTT,
     ),

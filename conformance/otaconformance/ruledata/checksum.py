@@ -36,6 +36,13 @@ RULES = (
         KIND_TYPES,
     ),
     Rule(
+        "checksum.supplied-trimmed",
+        "§4.5 (otakit extension)",
+        "a supplied checksum is read trimmed and in any case: upper-case hex and spaces around "
+        "it are accepted, as long as the whole text is at most 1020 characters",
+        KIND_TYPES,
+    ),
+    Rule(
         "checksum.mismatch-refused",
         "§4.5",
         "a supplied checksum that does not match the data is refused (400), and nothing is stored",

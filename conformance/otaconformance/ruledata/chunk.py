@@ -26,6 +26,37 @@ RULES = (
         (Transport.COAP,),
     ),
     Rule(
+        "chunk.index-default",
+        "§6.3",
+        "size and chunk are ints defaulting to 0: a size without a chunk index is chunk 0",
+        KIND_TYPES,
+        (Transport.HTTP, Transport.COAP),
+    ),
+    Rule(
+        "chunk.http-query-decoding",
+        "§6.3",
+        "the HTTP query is form-decoded before title and version are compared, as Spring reads "
+        "it: '+' is a space and %2B a plus",
+        KIND_TYPES,
+        (Transport.HTTP,),
+    ),
+    Rule(
+        "chunk.http-range",
+        "§6.3 (otakit extension)",
+        "a whole-file HTTP download (no size, or size 0) honours a Range header: 206 with that "
+        "slice and its Content-Range, so an interrupted download resumes",
+        KIND_TYPES,
+        (Transport.HTTP,),
+    ),
+    Rule(
+        "chunk.mqtt-huge-index",
+        "§6.2 (otakit extension)",
+        "an MQTT chunk index with more digits than any file has chunks is past the end: an "
+        "empty reply (ThingsBoard's int parse fails)",
+        KIND_TYPES,
+        MQTT,
+    ),
+    Rule(
         "chunk.whole-file",
         "§6.2",
         "no size, size 0 (or, over MQTT, an empty payload) gets the whole file in one answer",

@@ -22,15 +22,15 @@ RULES = (
     Rule(
         "error.url-package",
         "§6.3",
-        "a URL package is not served: HTTP 404, CoAP 4.04, MQTT FAILURE",
+        "a URL package is not served, whole or by chunks: HTTP 404, CoAP 4.04, MQTT FAILURE",
         KIND_TYPES,
         TRANSPORTS,
     ),
     Rule(
         "error.title-version-mismatch",
         "§6.3",
-        "a title or version that is not the assigned one (compared case-sensitively): HTTP 400, "
-        "CoAP 4.00",
+        "a title or version that is not the assigned one (compared case-sensitively), for the "
+        "whole file or a chunk: HTTP 400, CoAP 4.00",
         KIND_TYPES,
         HTTP_COAP,
     ),
@@ -44,7 +44,7 @@ RULES = (
     Rule(
         "error.mqtt-payload-too-large",
         "§6.2",
-        "a chunk larger than the maximum gets PAYLOAD_TOO_LARGE",
+        "a chunk larger than the maximum gets PAYLOAD_TOO_LARGE, however many digits its size has",
         KIND_TYPES,
         MQTT,
     ),
@@ -55,6 +55,21 @@ RULES = (
         "with an error, not read as 0 or as a part of it",
         KIND_TYPES,
         MQTT,
+    ),
+    Rule(
+        "error.coap-malformed",
+        "§6.4 (otakit extension)",
+        "a CoAP size or chunk that is not decimal digits gets 4.00 (ThingsBoard's parse fails "
+        "with 5.00 or no answer)",
+        KIND_TYPES,
+        (Transport.COAP,),
+    ),
+    Rule(
+        "error.nul-refused",
+        "§6 (otakit extension)",
+        "a NUL is never served or looked up: anywhere in an HTTP device request's URL it gets "
+        "400; over CoAP, in attribute keys 4.00, in the token 4.01 (no device has it)",
+        transports=HTTP_COAP,
     ),
     Rule(
         "error.mqtt-error-topic",

@@ -122,10 +122,10 @@ RULES = (
     Rule(
         "package.error-texts",
         "§4.5",
-        "a refused duplicate, a wrong file and a delete of a package in use say ThingsBoard's own "
-        'words ("OtaPackage with such title and version already exists!", "Wrong otaPackage '
-        'file!", "The otaPackage referenced by the devices cannot be deleted!", "... by the '
-        'device profile ...")',
+        "the message of a refused duplicate, a wrong file and a delete of a package in use "
+        "starts with ThingsBoard's own words (\"OtaPackage with such title and version already "
+        'exists!", "Wrong otaPackage file!", "The otaPackage referenced by the devices cannot be '
+        'deleted!", "... by the device profile ...")',
         KIND_TYPES,
     ),
 )

@@ -45,6 +45,13 @@ RULES = (
         KIND_TYPES,
     ),
     Rule(
+        "rest.algorithm-unknown-refused",
+        "§7",
+        "a checksumAlgorithm that is none of the seven is refused with 400, and the package "
+        "stays without data",
+        KIND_TYPES,
+    ),
+    Rule(
         "rest.info-and-full",
         "§7",
         "GET /api/otaPackage/info/{id} returns the OtaPackageInfo; GET /api/otaPackage/{id} "
