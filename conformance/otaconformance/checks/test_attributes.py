@@ -12,9 +12,10 @@ import httpx
 import pytest
 from otaclient import protocol as wire
 
+from otaconformance.assigning import announcement
 from otaconformance.devices import HttpDevice, HttpFacade, MqttFacade, open_device
 from otaconformance.rules import TRANSPORTS, Transport
-from otaconformance.target import KINDS, Entity, Kind, Target, rule
+from otaconformance.target import KINDS, Kind, Target, rule
 
 ANNOUNCED = ("title", "version", "size", "checksum", "checksum_algorithm")
 # Spec §1 and §2.1: the nine key suffixes; unassignment deletes all nine shared keys, fw_ts and
@@ -35,17 +36,6 @@ DELETION_WAIT = 5  # seconds: a deletion is pushed at once
 QUIET = 1.0  # seconds a request that must wait is watched for an early answer
 kinds = pytest.mark.parametrize("kind", KINDS, ids=str)
 transports = pytest.mark.parametrize("transport", TRANSPORTS, ids=str)
-
-
-def announcement(package: Entity, kind: Kind) -> dict[str, Any]:
-    """The shared attributes that announce a binary package without a tag (spec §2.1)."""
-    return {
-        kind.key("title"): package["title"],
-        kind.key("version"): package["version"],
-        kind.key("size"): package["dataSize"],
-        kind.key("checksum"): package["checksum"],
-        kind.key("checksum_algorithm"): package["checksumAlgorithm"],
-    }
 
 
 def first_with(updates: list[dict[str, Any]], key: str) -> dict[str, Any]:
