@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -33,6 +34,8 @@ class ChangeSubscription:
     pending: set[UUID] = field(default_factory=set)
     # More changed than MAX_PENDING since the last take: the ids kept are only some of them.
     overflow: bool = False
+    # When the latest pending change arrived (time.monotonic()): it was committed before then.
+    changed_at: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def add(self, device_ids: Iterable[UUID]) -> None:
@@ -41,6 +44,7 @@ class ChangeSubscription:
                 self.overflow = True
                 break
             self.pending.add(device_id)
+        self.changed_at = time.monotonic()
         self._wake.set()
 
     async def wait(self) -> None:

@@ -3,7 +3,8 @@
 A stream subscribes to its tenant's changes of one package type. Changes that arrive within
 one push interval go out as one event; reading them costs one query of the changed devices' rows
 (by id, at most `max_rows` + 1 of them), whatever their number, and a counts query that the
-streams of one filter and scope share: one started after a stream took its changes serves it.
+streams of one filter and scope share: one started after a stream's latest change was committed
+serves it (whenever that stream gets to read, which on a loaded machine can be much later).
 An event is sent only when something the viewer sees changed: a row they may see, or a count.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,13 +49,13 @@ class LiveDashboard:
         self._counts: dict[tuple[Any, ...], tuple[float, asyncio.Task[dict[str, int]]]] = {}
 
     async def counts(self, principal: Principal, filters: Filters, since: float) -> dict[str, int]:
-        """The counts, from a query started at `since` (loop time) or later: one already on
-        its way or done for the same tenant, scope and filters, else a new one."""
+        """The counts, from a query started at `since` (time.monotonic()) or later: one already
+        on its way or done for the same tenant, scope and filters, else a new one."""
         key = (principal.require_tenant(), customer_of(principal), filters)
         loop = asyncio.get_running_loop()
         found = self._counts.get(key)
-        if found is None or found[0] < since:
-            now = loop.time()
+        if found is None or found[0] <= since:  # a tie cannot tell which came first
+            now = time.monotonic()
             for old, (started, task) in list(self._counts.items()):
                 if task.done() and started < now - STALE_COUNTS_SECONDS:
                     del self._counts[old]
@@ -113,6 +115,7 @@ class LiveStream:
                 return None
 
     async def _change(self) -> LiveEvent | None:
+        changed_at = self._subscription.changed_at  # all taken now was committed by then
         ids, overflow = self._subscription.take()
         live = self._live
         self._last_push = asyncio.get_running_loop().time()
@@ -120,7 +123,7 @@ class LiveStream:
         rows, more = await live._dashboard.changed_rows(
             self._principal, self._filters, ids, live._max_rows
         )
-        counts = await live.counts(self._principal, self._filters, self._last_push)
+        counts = await live.counts(self._principal, self._filters, changed_at)
         if not rows and not more and not overflow and counts == self._counts:
             return None  # nothing this viewer sees changed
         self._counts = counts

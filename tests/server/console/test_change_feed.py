@@ -126,7 +126,10 @@ def test_more_changed_rows_than_an_event_holds_are_truncated(tmp_path: Path) -> 
 
 
 def test_streams_of_one_filter_share_their_counts_query(tmp_path: Path) -> None:
-    async def run() -> int:
+    """However late a stream reads (a loaded machine): a counts query started after its change
+    was committed serves it; one started before a later change does not."""
+
+    async def run() -> list[int]:
         feed = ChangeFeed()
         url = load_settings({"data_dir": str(tmp_path)}, {}).effective_database_url
         engine = create_engine(url)
@@ -148,13 +151,19 @@ def test_streams_of_one_filter_share_their_counts_query(tmp_path: Path) -> None:
             queries += 1
             return await counts(*args)  # type: ignore[arg-type]
 
-        dashboard.counts = counted  # type: ignore[method-assign]
-        feed.committed({(tenant_id, FIRMWARE): [devices[0].id]})
-        events = await asyncio.gather(*(s.next(5, []) for s in streams))
-        assert all(e is not None and len(e.data["devices"]) == 1 for e in events)
+        dashboard.counts = counted  # type: ignore[method-assign,assignment]
+        seen = []
+        for device in devices[:2]:
+            feed.committed({(tenant_id, FIRMWARE): [device.id]})
+            first = await streams[0].next(5, [])  # its counts query is done before the others read
+            await asyncio.sleep(0.05)
+            events = [first, *await asyncio.gather(*(s.next(5, []) for s in streams[1:]))]
+            ids = [e.data["devices"][0]["deviceId"]["id"] for e in events if e is not None]
+            assert ids == [str(device.id)] * len(streams)
+            seen.append(queries)
         for stream in streams:
             stream.close()
         await engine.dispose()
-        return queries
+        return seen
 
-    assert asyncio.run(run()) == 1
+    assert asyncio.run(run()) == [1, 2]
