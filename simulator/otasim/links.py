@@ -189,9 +189,19 @@ class MqttLink:
 class HttpLink:
     """ThingsBoard's HTTP device API on a client shared by the fleet (pooled connections)."""
 
-    def __init__(self, http: httpx.AsyncClient, token: str, kind: str, timeout: float) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str,
+        kind: str,
+        timeout: float,
+        idle_poll_s: float = 30.0,
+    ) -> None:
         self.http, self.token, self.kind, self.timeout = http, token, kind, timeout
-        self.idle_poll_s: float | None = None  # the long poll itself asks again
+        # An update made while no poll is open yet (or between two polls) is lost, on
+        # ThingsBoard as here; the device cannot tell when its poll is waiting. So a poll lasts
+        # this long, and an idle device asks for its attributes after each one that saw nothing.
+        self.idle_poll_s: float | None = idle_poll_s
         self.replies: asyncio.Queue[Reply] = asyncio.Queue()
 
     async def connect(self) -> None:
