@@ -1,9 +1,9 @@
 """The operator: a tenant administrator on the REST API, alongside the devices.
 
 It logs in, uploads the package, and assigns it as the scenario says (to the profile, or to a
-share of the devices in the steady fleet); then, while the devices work, it does what an operator
-watching a rollout does: lists packages and devices and reads the dashboard. Its calls are
-Locust's HTTP rows, named by path.
+share of the devices in the steady fleet) and reads the dashboard; then, while the devices work,
+it does what an operator watching a rollout does: lists packages and devices and reads the
+dashboard again. Its calls are Locust's HTTP rows, named by path.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class Operator(FastHttpUser):
             gevent.spawn_later(
                 options.storm_after_s, broadcast, self.environment.runner, STORM_MESSAGE
             )
+        # The rollout's dashboard first, as its operator looks; the tasks below pick at random.
+        self.dashboard()
 
     def _call(self, method: str, path: str, name: str | None = None, **kw: Any) -> Any:
         headers = getattr(self, "headers", {})
