@@ -179,18 +179,21 @@ def test_workers_and_shards_make_one_fleet_and_one_report(tmp_path: Path) -> Non
         user, password = server.tenant_admin
         target = ("--url", server.url, "--mqtt", server.mqtt, "--coap", server.coap)
         account = ("--username", user, "--password", password, "--image-size", "16384")
-        shards = [
-            subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "otaserver.cli", "simulate", *target, *account),
-                    *(*fleet, *pace, "--shard", f"{i}/2", "--report", str(tmp_path / f"s{i}")),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for i in (1, 2)
-        ]
-        assert [shard.wait(RUN_TIMEOUT) for shard in shards] == [0, 0]
+        logs = [tmp_path / f"s{i}.log" for i in (1, 2)]
+        with ExitStack() as files:
+            shards = [
+                subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "otaserver.cli", "simulate", *target, *account),
+                        *(*fleet, *pace, "--shard", f"{i}/2", "--report", str(tmp_path / f"s{i}")),
+                    ],
+                    stdout=files.enter_context(log.open("w")),
+                    stderr=subprocess.STDOUT,
+                )
+                for i, log in zip((1, 2), logs, strict=True)
+            ]
+            codes = [shard.wait(RUN_TIMEOUT) for shard in shards]
+        assert codes == [0, 0], [log.read_text()[-3000:] for log in logs]
     merged = subprocess.run(
         [
             *(sys.executable, "-m", "otaserver.cli", "simulate", "merge"),
