@@ -17,9 +17,7 @@ Slow (minutes to tens of minutes): not part of CI. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
-import json
 import os
 import random
 import re
@@ -30,23 +28,17 @@ import sys
 import tempfile
 import threading
 import time
-import tomllib
 import uuid
 import xml.etree.ElementTree as ElementTree
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
 
 import cosmic_ray.plugins
-import parso
-import parso.python.tree
 from cosmic_ray.ast import ast_nodes, get_ast_from_path
 from cosmic_ray.ast.ast_query import ASTQuery
 from cosmic_ray.mutating import mutate_code, use_mutation
-from cosmic_ray.operators.operator import Example, Operator
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import (
     MutationSpec,
@@ -56,331 +48,29 @@ from cosmic_ray.work_item import (
     WorkResult,
 )
 
+# Importing the operators registers ours with Cosmic Ray (its "otakit" provider).
+from benchmarks.mutation_operators import OPERATORS
+from benchmarks.mutation_results import (
+    EQUIVALENT_FILE,
+    Mutant,
+    earlier_survivors,
+    list_mutants,
+    load_entries,
+    mark_entries,
+    print_report,
+    summarize,
+    write_json,
+)
+from benchmarks.mutation_scope import TARGETS, out_of_scope
+
 REPO = Path(__file__).resolve().parent.parent
 CHECKS = Path("conformance/otaconformance/checks")
-EQUIVALENT_FILE = Path(__file__).with_name("mutation-equivalent.toml")
 # A clean, unmutated run of the chosen checks takes about 5 to 40 s here; a hung server
 # (a mutant that loops) is cut off at this many seconds and counts as killed by timeout.
 DEFAULT_TIMEOUT = 240.0
 
 
-@dataclass(frozen=True)
-class Target:
-    """A server module to mutate, the checks that exercise it, and which of its code is in scope.
-
-    `definitions`: only the mutation points inside these functions or classes ("<module>": the
-    module-level code, its tables and patterns); None: the whole module. `outside`: source lines
-    (a regular expression searched in the line) that carry no rule of the contract, with why.
-    """
-
-    module: str  # path under server/
-    checks: tuple[str, ...]  # check files under conformance/otaconformance/checks
-    why: str
-    definitions: frozenset[str] | None = None
-    outside: tuple[tuple[str, str], ...] = ()
-
-
-# The modules where the wire rules live, each with the check files that exercise it. A subset of
-# the suite can only under-count kills.
-TARGETS: dict[str, Target] = {
-    "ota": Target(
-        "otaserver/domain/ota.py",
-        ("test_attributes.py", "test_chunks.py"),
-        "§2.1 attribute keys and the announcement, chunk slicing",
-    ),
-    "checksums": Target(
-        "otaserver/domain/checksums.py",
-        ("test_checksums.py", "test_packages.py"),
-        "§5 checksum text, checksum algorithm and supplied checksum validation",
-    ),
-    "rules": Target(
-        "otaserver/domain/rules.py",
-        ("test_assignment.py", "test_packages.py", "test_isolation.py", "test_checksums.py"),
-        "§4.1 effective package, §4.5 package constraints and assignability",
-        outside=(
-            (
-                r"^MAX_TOKEN_LENGTH",
-                "device access-token length (services/devices.py): credentials, not an OTA rule",
-            ),
-        ),
-    ),
-    "queue": Target(
-        "otaserver/services/queue_worker.py",
-        ("test_queue.py",),
-        "§4.4 the queue's stale check and the retry of a device that already reported",
-        frozenset({"_stale", "_reported_since"}),
-    ),
-    "assignment": Target(
-        "otaserver/services/assignment.py",
-        ("test_assignment.py", "test_audit.py", "test_queue.py"),
-        "§4.2/§4.5 which assignment changes count and are validated, and their audit entries",
-    ),
-    "mqtt_topics": Target(
-        "otaserver/transports/mqtt/topics.py",
-        ("test_chunks.py", "test_attributes.py", "test_errors.py", "test_statuses.py"),
-        "§6.2 MQTT topics: chunk requests and their responses, attribute requests, telemetry, "
-        "the filters a device may subscribe to",
-        frozenset({"<module>", "chunk_request", "attribute_request_id", "response_topic"}),
-        outside=((r"RPC_PREFIX", "RPC topics: not part of the OTA contract"),),
-    ),
-    "mqtt_downloads": Target(
-        "otaserver/transports/mqtt/downloads.py",
-        ("test_chunks.py", "test_errors.py"),
-        "§6.2 MQTT chunk size payload and the request id bound to its package",
-        frozenset({"parse_chunk_size", "get", "put"}),
-    ),
-    "coap_params": Target(
-        "otaserver/transports/coap_request.py",
-        ("test_chunks.py", "test_errors.py", "test_attributes.py"),
-        "§6.4 CoAP download parameters, token and attribute keys",
-        frozenset({"query", "_decimal", "chunk_size", "chunk_index", "device_token", "keys"}),
-    ),
-    "http_chunks": Target(
-        "otaserver/transports/http_chunks.py",
-        ("test_chunks.py", "test_errors.py"),
-        "§6.3 HTTP chunk download parameters (the fast path)",
-        frozenset({"_answer", "_query"}),
-    ),
-}
-
-# The operators used (Cosmic Ray's names). For binary and comparison operators Cosmic Ray makes
-# every replacement (each `+` into 11 others); one natural counterpart per operator and the
-# negation/boundary of each comparison find the same gaps at a fraction of the runs.
-OPERATORS: tuple[str, ...] = (
-    *(
-        f"core/ReplaceBinaryOperator_{pair}"
-        for pair in (
-            "Add_Sub",
-            "Sub_Add",
-            "Mul_Div",
-            "Div_Mul",
-            "FloorDiv_Mul",
-            "Mod_FloorDiv",
-            "Pow_Mul",
-            "LShift_RShift",
-            "RShift_LShift",
-            "BitAnd_BitOr",
-            "BitOr_BitAnd",
-            "BitXor_BitOr",
-        )
-    ),
-    *(
-        f"core/ReplaceComparisonOperator_{pair}"
-        for pair in (
-            "Eq_NotEq",
-            "NotEq_Eq",
-            "Lt_LtE",
-            "Lt_GtE",
-            "LtE_Lt",
-            "LtE_Gt",
-            "Gt_GtE",
-            "Gt_LtE",
-            "GtE_Gt",
-            "GtE_Lt",
-            "Is_IsNot",
-            "IsNot_Is",
-        )
-    ),
-    "core/ReplaceUnaryOperator_USub_UAdd",
-    "core/ReplaceUnaryOperator_Delete_Not",
-    "core/AddNot",
-    "core/ReplaceTrueWithFalse",
-    "core/ReplaceFalseWithTrue",
-    "core/ReplaceAndWithOr",
-    "core/ReplaceOrWithAnd",
-    "core/ReplaceBreakWithContinue",
-    "core/ReplaceContinueWithBreak",
-    "core/ExceptionReplacer",
-    "core/NumberReplacer",
-    "core/ZeroIterationForLoop",
-    # Ours (below): wire keys, topics and codes are strings; Cosmic Ray's core has no operator
-    # for them. RemoveDecorator is left out: here it only removes @dataclass or @property, which
-    # breaks the import or the first call, never a rule.
-    "otakit/ReplaceStringLiteral",
-)
-
-
-class ReplaceStringLiteral(Operator):  # type: ignore[misc]
-    """A string literal, or the literal text of an f-string, gets "XX" around it.
-
-    Docstrings and other lone string statements are left alone; so is an f-string's format spec.
-    """
-
-    def mutation_positions(self, node: Any) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:
-        literal = node.type == "string" and not _lone_string(node)
-        fstring_text = node.type == "fstring_string" and node.parent.type != "fstring_format_spec"
-        if literal or fstring_text:
-            yield node.start_pos, node.end_pos
-
-    def mutate(self, node: Any, index: int) -> Any:
-        assert index == 0
-        if node.type == "fstring_string":
-            return parso.python.tree.FStringString("XX" + node.value + "XX", node.start_pos)
-        match = re.fullmatch(r"([a-zA-Z]*)(\'\'\'|\"\"\"|\'|\")(.*)", node.value, re.DOTALL)
-        assert match is not None, node.value
-        prefix, quote, rest = match.groups()
-        return parso.python.tree.String(f"{prefix}{quote}XX{rest}", node.start_pos, node.prefix)
-
-    @classmethod
-    def examples(cls) -> tuple[Example, ...]:
-        return (Example('x = "fw"', 'x = "XXfw"'), Example('f"{a}_title"', 'f"{a}XX_titleXX"'))
-
-
-def _lone_string(node: Any) -> bool:
-    """A docstring or another string that is a statement of its own."""
-    parent = node.parent
-    if parent.type == "strings":
-        parent = parent.parent
-    return bool(parent.type == "simple_stmt")
-
-
-class OtakitOperators:
-    """A Cosmic Ray operator provider (the plugin interface its own `core` provider has)."""
-
-    _OPERATORS: ClassVar[dict[str, type[Operator]]] = {"ReplaceStringLiteral": ReplaceStringLiteral}
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._OPERATORS)
-
-    def __getitem__(self, name: str) -> type[Operator]:
-        return self._OPERATORS[name]
-
-
-# Registered in this process, where every mutant is generated and applied.
-cosmic_ray.plugins.OPERATOR_PROVIDERS.setdefault("otakit", OtakitOperators())
-
-
-# ---- what is out of scope: code that cannot break a rule --------------------------------------
-
-
-@dataclass(frozen=True)
-class Span:
-    start: tuple[int, int]
-    end: tuple[int, int]
-    reason: str
-    only: str | None = None  # the one operator it excludes; None: every operator
-
-    def covers(self, start: tuple[int, int], end: tuple[int, int], operator: str) -> bool:
-        applies = self.only is None or operator == self.only
-        return applies and self.start <= start and end <= self.end
-
-
-def _span(node: ast.AST, reason: str, only: str | None = None) -> Span:
-    end_line = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
-    end_col = getattr(node, "end_col_offset", None)
-    return Span(
-        (node.lineno, node.col_offset),  # type: ignore[attr-defined]
-        (end_line, end_col if end_col is not None else 10**6),
-        reason,
-        only,
-    )
-
-
-def _is_fault_call(node: ast.AST) -> bool:
-    """`faults.active(...)` or `faults.any_active()`: the fault-injection hooks."""
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == "faults"
-    )
-
-
-def _fault_conjunction(test: ast.AST) -> bool:
-    """An `and` with a fault hook among its operands: False whenever no fault is injected."""
-    return _is_fault_call(test) or (
-        isinstance(test, ast.BoolOp)
-        and isinstance(test.op, ast.And)
-        and any(_is_fault_call(value) for value in test.values)
-    )
-
-
-def out_of_scope(source: str) -> list[Span]:
-    """The spans of the module that no rule can be about, each with why.
-
-    - type hints (`from __future__ import annotations`: never evaluated), docstrings, decorators
-      (@dataclass options, @property) and `__repr__`;
-    - logging and metrics calls (what a server logs or counts is not in the contract);
-    - the fault-injection hooks (server/otaserver/domain/faults.py): the hook itself and what runs
-      only while a fault is injected (the suite's own tests inject them). A mutation that turns a
-      fault's behaviour on for everyone (`and` into `or`, a `not` added) stays in scope.
-    """
-    spans: list[Span] = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            # @dataclass(frozen=True), @property: structure, no rule.
-            spans += [_span(decorator, "decorator") for decorator in node.decorator_list]
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            arguments = node.args
-            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
-            every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
-            spans += [_span(a.annotation, "type hint") for a in every if a.annotation]
-            if node.returns is not None:
-                spans.append(_span(node.returns, "type hint"))
-            if node.name == "__repr__":
-                spans.append(_span(node, "__repr__"))
-        if isinstance(node, ast.AnnAssign):
-            spans.append(_span(node.annotation, "type hint"))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            owner = node.func.value
-            name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
-            if name in ("log", "logger", "logging"):
-                spans.append(_span(node, "logging"))
-            elif name == "metrics":
-                spans.append(_span(node, "metrics"))
-        if _is_fault_call(node):
-            spans.append(_span(node, "fault-injection hook"))
-        if isinstance(node, ast.If) and _fault_conjunction(node.test):
-            spans += [
-                _span(statement, "runs only with a fault injected") for statement in node.body
-            ]
-            if isinstance(node.test, ast.BoolOp):
-                spans += [
-                    _span(value, "runs only with a fault injected") for value in node.test.values
-                ]
-                # `not` binds to the first operand: the test stays False without a fault.
-                spans.append(_span(node.test, "runs only with a fault injected", "core/AddNot"))
-        if isinstance(node, ast.IfExp) and _fault_conjunction(node.test):
-            spans.append(_span(node.body, "runs only with a fault injected"))
-        if isinstance(node, ast.Raise) and node.exc is not None:
-            # The human sentence of an error: the contract fixes the status (and, on MQTT, the
-            # error code, a single word, which stays in scope); the spec's messages are examples.
-            for inner in ast.walk(node.exc):
-                if isinstance(inner, ast.JoinedStr) or (
-                    isinstance(inner, ast.Constant)
-                    and isinstance(inner.value, str)
-                    and " " in inner.value
-                ):
-                    spans.append(_span(inner, "error message text"))
-    return spans
-
-
 # ---- mutants -------------------------------------------------------------------------------
-
-
-@dataclass
-class Mutant:
-    job_id: str
-    target: str
-    module: str
-    operator: str
-    occurrence: int
-    line: int
-    definition: str | None
-    original: str  # the source line, stripped
-    mutated: str  # the same line in the mutant, stripped
-    diff: str
-    excluded: str | None = None  # why it is out of scope, if it is
-    equivalent: str | None = None  # the reason from mutation-equivalent.toml
-    gap: str | None = None  # a known gap of the suite, from the same file
-    outcome: str = "pending"  # killed-checks, killed-start, killed-timeout, survived, error
-    failed_checks: list[str] = field(default_factory=list)
-    first_failure: str = ""
-    seconds: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return f"{self.module}:{self.line} {self.operator.split('/')[-1]}"
 
 
 def _changed_line(original: str, mutated: str, line: int) -> str:
@@ -471,55 +161,6 @@ def generate(root: Path, names: Iterable[str], work_db: WorkDB) -> list[Mutant]:
             skipped, WorkResult(output="out of scope", worker_outcome=WorkerOutcome.SKIPPED)
         )
     return mutants
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A mutant named in mutation-equivalent.toml: `[[equivalent]]` with its reason, or `[[gap]]`
-    with the rule the suite does not check and the check that would kill it."""
-
-    kind: str  # "equivalent" or "gap"
-    module: str
-    operator: str
-    line: str
-    mutant: str
-    note: str
-
-
-def load_entries(path: Path) -> list[Entry]:
-    """Each entry names its module, operator, source line and mutated line (not the line number,
-    so that an entry survives edits elsewhere in the module)."""
-    if not path.exists():
-        return []
-    data = tomllib.loads(path.read_text())
-    entries = []
-    for kind, note in (("equivalent", "reason"), ("gap", "gap")):
-        for item in data.get(kind, []):
-            fields = {k: item[k] for k in ("module", "operator", "line", "mutant")}
-            entries.append(Entry(kind, **fields, note=item[note]))
-    return entries
-
-
-def mark_entries(mutants: list[Mutant], entries: list[Entry]) -> list[Entry]:
-    """Marks the named mutants; returns the entries that match no mutant (stale entries)."""
-    unused = []
-    for entry in entries:
-        found = [
-            m
-            for m in mutants
-            if m.module == entry.module
-            and m.operator.split("/")[-1] == entry.operator.split("/")[-1]
-            and m.original == entry.line.strip()
-            and m.mutated == entry.mutant.strip()
-        ]
-        for mutant in found:
-            if entry.kind == "equivalent":
-                mutant.equivalent = entry.note
-            else:
-                mutant.gap = entry.note
-        if not found:
-            unused.append(entry)
-    return unused
 
 
 # ---- running the suite against a mutant ----------------------------------------------------
@@ -679,168 +320,6 @@ def record(work_db: WorkDB, mutant: Mutant) -> None:
             diff=mutant.diff,
         )
     work_db.set_result(mutant.job_id, result)
-
-
-# ---- the report ----------------------------------------------------------------------------
-
-KILLED = ("killed-checks", "killed-start", "killed-timeout")
-
-
-def summarize(mutants: list[Mutant], names: list[str]) -> dict[str, Any]:
-    """Per module and in total. A listed equivalent that a check kills counts as killed (and is
-    reported: its entry is wrong); one not run for the deadline still counts as equivalent."""
-    rows = {}
-    for name in [*names, "total"]:
-        chosen = [m for m in mutants if not m.excluded and (name == "total" or m.target == name)]
-        counts = Counter(m.outcome for m in chosen)
-        killed = sum(counts[o] for o in KILLED)
-        equivalent = [m for m in chosen if m.equivalent and m.outcome in ("survived", "pending")]
-        surviving = [m for m in chosen if not m.equivalent and m.outcome == "survived"]
-        not_run = [m for m in chosen if not m.equivalent and m.outcome == "pending"]
-        denominator = killed + len(surviving)
-        rows[name] = {
-            "generated": len(chosen),
-            "killed": killed,
-            "killed_checks": counts["killed-checks"],
-            "killed_start": counts["killed-start"],
-            "killed_timeout": counts["killed-timeout"],
-            "equivalent": len(equivalent),
-            "equivalent_not_run": sum(m.outcome == "pending" for m in equivalent),
-            "equivalent_but_killed": sum(
-                bool(m.equivalent) and m.outcome in KILLED for m in chosen
-            ),
-            "surviving": len(surviving),
-            "errors": counts["error"],
-            "not_run": len(not_run),
-            "kill_rate": round(killed / denominator, 4) if denominator else None,
-        }
-    return rows
-
-
-def print_report(
-    mutants: list[Mutant],
-    names: list[str],
-    summary: dict[str, Any],
-    stale: list[Entry],
-    wall: float,
-) -> None:
-    print("\n== Mutation testing of the conformance suite (Cosmic Ray operators) ==")
-    print("Scope: mutation points in type hints, docstrings, logging and metrics calls, the")
-    print("fault-injection hooks (and what runs only under an injected fault), error message")
-    print("sentences, and functions outside a module's scope are excluded.")
-    excluded = Counter(m.excluded for m in mutants if m.excluded)
-    print("Excluded: " + ", ".join(f"{reason} {count}" for reason, count in excluded.items()))
-    print("\nChecks run per module (a subset can only under-count kills):")
-    for name in names:
-        target = TARGETS[name]
-        scope = f" [only {', '.join(sorted(target.definitions))}]" if target.definitions else ""
-        print(f"  {name:15} {target.module}{scope}: {', '.join(target.checks)}")
-    header = (
-        f"\n{'module':15} {'gen':>4} {'killed':>6} {'(chk':>5} {'start':>5} {'tmo)':>5} "
-        f"{'equiv':>5} {'surv':>4} {'err':>3} {'norun':>5} {'rate':>7}"
-    )
-    print(header)
-    for name, row in summary.items():
-        rate = "-" if row["kill_rate"] is None else f"{100 * row['kill_rate']:.1f}%"
-        print(
-            f"{name:15} {row['generated']:4} {row['killed']:6} {row['killed_checks']:5} "
-            f"{row['killed_start']:5} {row['killed_timeout']:5} {row['equivalent']:5} "
-            f"{row['surviving']:4} {row['errors']:3} {row['not_run']:5} {rate:>7}"
-        )
-    print("kill rate = killed / (killed + surv) = killed / (gen - equiv - err - norun)")
-    print("gen: in scope (and sampled); killed = chk (a check failed) + start (the server did not")
-    print("start) + tmo (the run timed out); equiv: listed in the equivalents file (run last, and")
-    print("counted even if the deadline left them unrun); err: the run itself broke (not counted);")
-    print("norun: not run, cut by --deadline")
-    survivors = [m for m in mutants if not m.excluded and m.outcome == "survived"]
-    real = [m for m in survivors if not m.equivalent]
-    known = sum(1 for m in real if m.gap)
-    print(
-        f"\nSurviving mutants ({len(real)}; {known} known gaps, {len(real) - known} unclassified):"
-    )
-    for mutant in real:
-        print(f"\n- {mutant.name} in {mutant.definition or '<module>'}")
-        print("  " + mutant.diff.replace("\n", "\n  "))
-        print(f"  GAP: {mutant.gap}" if mutant.gap else "  (unclassified: not in the file yet)")
-    print("\nSurvivors, one a line:")
-    for mutant in real:
-        print(f"  {mutant.name}: {mutant.mutated}")
-    gaps_killed = [m for m in mutants if m.gap and m.outcome in KILLED]
-    for mutant in gaps_killed:
-        print(f"NOTE: a listed gap is now killed: {mutant.name} ({mutant.outcome})")
-    listed = [m for m in mutants if m.equivalent and m.outcome in ("survived", "pending")]
-    if listed:
-        print(f"\nEquivalent (listed in {EQUIVALENT_FILE.name}, {len(listed)}):")
-        for mutant in listed:
-            unrun = " [not run: deadline]" if mutant.outcome == "pending" else ""
-            print(f"- {mutant.name}{unrun}: {mutant.original!r} -> {mutant.mutated!r}")
-            print(f"    {mutant.equivalent}")
-    wrongly = [m for m in mutants if m.equivalent and m.outcome in KILLED]
-    for mutant in wrongly:
-        print(f"NOTE: listed as equivalent but killed: {mutant.name} ({mutant.outcome})")
-    for entry in stale:
-        print(
-            f"NOTE: stale {entry.kind} entry in {EQUIVALENT_FILE.name}: "
-            f"{entry.module} {entry.line!r}"
-        )
-    errors = [m for m in mutants if m.outcome == "error"]
-    for mutant in errors:
-        print(f"ERROR (not counted): {mutant.name}: {mutant.first_failure[:300]}")
-    print(f"\nWall time: {wall:.0f} s")
-
-
-def list_mutants(mutants: list[Mutant]) -> None:
-    for mutant in mutants:
-        state = f"excluded ({mutant.excluded})" if mutant.excluded else "in scope"
-        if mutant.equivalent:
-            state += " [equivalent]"
-        print(f"{mutant.name:60} {state}\n    {mutant.original}\n -> {mutant.mutated}")
-    in_scope = [m for m in mutants if not m.excluded]
-    print(f"\n{len(in_scope)} mutants in scope, {len(mutants) - len(in_scope)} excluded")
-    for name, count in Counter(m.target for m in in_scope).items():
-        print(f"  {name}: {count}")
-
-
-def write_json(
-    out: Path,
-    argv: list[str] | None,
-    worktree: Path,
-    names: list[str],
-    mutants: list[Mutant],
-    reported: list[Mutant],
-    wall: float,
-) -> None:
-    arguments = argv if argv is not None else sys.argv[1:]
-    payload = {
-        "command": " ".join(["python", "-m", "benchmarks.mutation", *arguments]),
-        "worktree": str(worktree),
-        "wall_seconds": round(wall),
-        "checks": {n: list(TARGETS[n].checks) for n in names},
-        "summary": summarize(reported, names),
-        "mutants": [asdict(m) for m in reported if not m.excluded],
-        "excluded": dict(Counter(m.excluded for m in mutants if m.excluded)),
-    }
-    (out / "mutation.json").write_text(json.dumps(payload, indent=2))
-
-
-def _identity(module: str, operator: str, original: str, mutated: str) -> tuple[str, ...]:
-    """What names a mutant across runs and edits elsewhere (job ids and line numbers change)."""
-    return module, operator, original.strip(), mutated.strip()
-
-
-def earlier_survivors(mutants: list[Mutant], report: Path) -> list[Mutant]:
-    """Those of `mutants` that survived the run of `report` (a mutation.json) unexplained."""
-    earlier = json.loads(report.read_text())["mutants"]
-    survived = {
-        _identity(m["module"], m["operator"], m["original"], m["mutated"])
-        for m in earlier
-        if m["outcome"] == "survived" and not m["equivalent"]
-    }
-    found = [
-        m for m in mutants if _identity(m.module, m.operator, m.original, m.mutated) in survived
-    ]
-    print(f"{len(found)} of the {len(survived)} unexplained survivors of {report} are in scope")
-    return found
 
 
 def _deadline(text: str | None) -> float | None:
